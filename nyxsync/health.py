@@ -1,0 +1,48 @@
+"""/healthz: is each part this process depends on reachable? JSON; 200 if all are, else 503."""
+
+import time
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+def _check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+    return {"ok": row is not None, "pgvector": row[0] if row else None}
+
+
+def _check_redis() -> dict:
+    import redis
+    from django.conf import settings
+
+    redis.Redis(**settings.REDIS, socket_timeout=2, socket_connect_timeout=2).ping()
+    return {"ok": True}
+
+
+def _check_worker() -> dict:
+    from nyxsync.celery import app
+
+    replies = app.control.inspect(timeout=1.0).ping() or {}
+    return {"ok": bool(replies), "workers": sorted(replies)}
+
+
+CHECKS = {"database": _check_database, "redis": _check_redis, "worker": _check_worker}
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    report = {}
+    for name, check in CHECKS.items():
+        started = time.monotonic()
+        try:
+            report[name] = check()
+        except Exception as exc:  # a health check reports failures, it does not raise them
+            report[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
+        report[name]["ms"] = round((time.monotonic() - started) * 1000, 1)
+    ok = all(part["ok"] for part in report.values())
+    return JsonResponse({"ok": ok, **report}, status=200 if ok else 503)

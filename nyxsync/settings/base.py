@@ -1,0 +1,216 @@
+"""Base settings. Every value comes from the environment; the defaults let a fresh checkout run
+on its embedded services and are safe for production (DEBUG off, secure cookies when not DEBUG).
+"""
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from nyxsync import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+
+
+def _secret(name: str, *, default=None):
+    """A secret from NAME, or from the file named by NAME_FILE (Docker/Kubernetes secrets)."""
+    if env.str(f"{name}_FILE", default=""):
+        try:
+            return Path(env.str(f"{name}_FILE")).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {exc.filename}: {exc.strerror}")
+    return env.str(name, default=default)
+
+
+def _dev_secret_key() -> str:
+    # A fresh checkout gets a random key, made once and kept beside its embedded data.
+    path = embedded.home() / "secret_key"
+    if not path.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        path.write_text(get_random_secret_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _redis_settings(url: str) -> dict:
+    """redis-py keyword arguments (as django-eventstream wants them) from a redis:// or unix:// URL."""
+    parts = urlsplit(url)
+    db = int(parse_qs(parts.query).get("db", ["0"])[0])
+    if parts.scheme == "unix":
+        return {"unix_socket_path": parts.path, "db": db}
+    if parts.scheme not in ("redis", "rediss"):
+        raise ImproperlyConfigured(f"REDIS_URL: unsupported scheme {parts.scheme!r} (use redis://, rediss:// or unix://)")
+    path_db = parts.path.strip("/")
+    config = {"host": parts.hostname or "localhost", "port": parts.port or 6379, "db": int(path_db or db)}
+    if parts.password:
+        config["password"] = parts.password
+    if parts.username:
+        config["username"] = parts.username
+    if parts.scheme == "rediss":
+        config["ssl"] = True
+    return config
+
+
+def _celery_url(redis: dict) -> str:
+    if "unix_socket_path" in redis:
+        return f"redis+socket://{redis['unix_socket_path']}?virtual_host={redis['db']}"
+    return REDIS_URL
+
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = _secret("SECRET_KEY", default="") or _dev_secret_key()
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    # Our apps come first: their migrate/flush commands (the guarded ones) win over Django's.
+    "embeddings",
+    "projects",
+    "syncs",
+    "nyxsync",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_eventstream",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "nyxsync.urls"
+ASGI_APPLICATION = "nyxsync.asgi.application"
+WSGI_APPLICATION = "nyxsync.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------------
+# DATABASE_URL set: that server (it must have pgvector). Unset: the embedded server of this checkout.
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
+    if not DATABASES["default"].get("ENGINE", "").endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_URL: nyxsync needs PostgreSQL with pgvector (postgres://...)")
+else:
+    DATABASES = {"default": embedded.postgres_settings()}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})
+# Connection and statement limits: a stuck query must not hang a request or a worker forever.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis: Celery broker and SSE fan-out -----------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="") or embedded.redis_url()
+REDIS = _redis_settings(REDIS_URL)
+EVENTSTREAM_REDIS = REDIS
+EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+
+CELERY_BROKER_URL = _celery_url(REDIS)
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3 * 3600)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
+# A sync may run for hours: a task is redelivered only if it was not acked for longer than this.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.home() / "celerybeat-schedule")
+
+# --- auth, i18n, static -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Without collectstatic (a fresh checkout), WhiteNoise serves straight from the apps' folders.
+WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
+
+# --- security (production defaults; DEBUG relaxes the HTTPS-only ones) ------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+
+# --- GitHub -----------------------------------------------------------------------------------
+GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
+GITHUB_TOKEN = _secret("GITHUB_TOKEN", default="")
+
+# --- nyxsync ----------------------------------------------------------------------------------
+NYXSYNC_HOME = embedded.home()
+# Tables whose rows are embeddings or what they are keyed by: the guarded migrate refuses
+# destructive operations on them (any table with a vector column is protected as well).
+NYXSYNC_PROTECTED_TABLES = ["embeddings_vector", "embeddings_chunk", "embeddings_sourcefile", "project_syncs"]
+# A non-concurrent index build on a protected table with more rows than this is refused.
+NYXSYNC_GUARD_LARGE_TABLE_ROWS = env.int("NYXSYNC_GUARD_LARGE_TABLE_ROWS", default=10_000)
+# flush/sqlflush refuse to run against a database that holds vectors unless this is True.
+NYXSYNC_ALLOW_FLUSH = False
+NYXSYNC_EMBEDDING_MODEL = env.str("NYXSYNC_EMBEDDING_MODEL", default="all-MiniLM-L6-v2")
+
+# --- logging: structured (one JSON object a line) or readable text ----------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "nyxsync.logs.JsonFormatter"},
+        "text": {"()": "nyxsync.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": env.str("LOG_FORMAT", default="text")},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "nyxsync": {"level": LOG_LEVEL},
+        "projects": {"level": LOG_LEVEL},
+        "syncs": {"level": LOG_LEVEL},
+        "embeddings": {"level": LOG_LEVEL},
+        "django.request": {"level": "ERROR"},
+    },
+}
