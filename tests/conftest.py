@@ -1,6 +1,12 @@
-"""Shared fixtures: personas and the real services the suite runs against."""
+"""Shared fixtures: personas and the real services the suite runs against.
+
+Fixture modules by area (registered below): tests/gitserver.py serves real git repositories over
+git:// and http:// on 127.0.0.1; tests/workers.py runs real Celery workers.
+"""
 
 import pytest
+
+pytest_plugins = ["tests.gitserver", "tests.workers"]
 
 
 @pytest.fixture

@@ -191,7 +191,30 @@ NYXSYNC_PROTECTED_TABLES = ["embeddings_vector", "embeddings_chunk", "embeddings
 NYXSYNC_GUARD_LARGE_TABLE_ROWS = env.int("NYXSYNC_GUARD_LARGE_TABLE_ROWS", default=10_000)
 # flush/sqlflush refuse to run against a database that holds vectors unless this is True.
 NYXSYNC_ALLOW_FLUSH = False
+
+# Fetching (syncs.git): a bare cache per repository; hard limits on time and size.
+NYXSYNC_GIT_CACHE_DIR = Path(env.str("NYXSYNC_GIT_CACHE_DIR", default=str(embedded.home() / "git-cache")))
+NYXSYNC_GIT_TIMEOUT_SECONDS = env.int("NYXSYNC_GIT_TIMEOUT_SECONDS", default=600)
+NYXSYNC_GIT_MAX_REPO_BYTES = env.int("NYXSYNC_GIT_MAX_REPO_BYTES", default=2 * 1024**3)
+# Files larger than this are skipped (counted as "too_large").
+NYXSYNC_MAX_FILE_BYTES = env.int("NYXSYNC_MAX_FILE_BYTES", default=1_000_000)
+# Repositories over git:// or plain http:// are accepted only on these hosts (local use and
+# tests); https:// is accepted for public hosts. Private networks need the second setting.
+NYXSYNC_INSECURE_GIT_HOSTS = env.list("NYXSYNC_INSECURE_GIT_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+NYXSYNC_ALLOW_PRIVATE_NETWORKS = env.bool("NYXSYNC_ALLOW_PRIVATE_NETWORKS", default=False)
+
+# Chunking and embedding (embeddings.chunking, embeddings.backends).
+NYXSYNC_CHUNK_MAX_CHARS = env.int("NYXSYNC_CHUNK_MAX_CHARS", default=1000)
 NYXSYNC_EMBEDDING_MODEL = env.str("NYXSYNC_EMBEDDING_MODEL", default="all-MiniLM-L6-v2")
+NYXSYNC_EMBEDDING_BATCH_SIZE = env.int("NYXSYNC_EMBEDDING_BATCH_SIZE", default=32)
+# Torch threads per worker process; 0: one per core.
+NYXSYNC_TORCH_THREADS = env.int("NYXSYNC_TORCH_THREADS", default=0)
+# An OpenAI-compatible embeddings endpoint, used for models whose backend is "openai".
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
+OPENAI_API_KEY = _secret("OPENAI_API_KEY", default="")
+OPENAI_EMBEDDING_MODEL = env.str("OPENAI_EMBEDDING_MODEL", default="text-embedding-3-small")
+OPENAI_EMBEDDING_DIMENSIONS = env.int("OPENAI_EMBEDDING_DIMENSIONS", default=1536)
+OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=60.0)
 
 # --- logging: structured (one JSON object a line) or readable text ----------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -14,3 +14,4 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 NYXSYNC_ALLOW_FLUSH = True  # TransactionTestCase empties its database with flush
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.home() / "celerybeat-schedule-test")
+NYXSYNC_INSECURE_GIT_HOSTS = ["127.0.0.1", "localhost"]

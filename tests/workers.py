@@ -1,0 +1,1 @@
+"""Real Celery worker processes for tests."""
