@@ -25,6 +25,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_NAME = "nyxsync"
 # AF_UNIX paths are limited to 107 bytes on Linux.
 _MAX_SOCKET_PATH = 100
+# Servers this process started (make run stops those it started when it stops).
+started_here: set[str] = set()
 
 
 class ServiceError(Exception):
@@ -95,6 +97,7 @@ def _start_postgres() -> Path:
         raise ServiceError(
             f"embedded PostgreSQL did not start ({type(exc).__name__}); see {_pgdata() / 'log'}"
         ) from exc
+    started_here.add("postgres")
     return server.get_postmaster_info().socket_dir
 
 
@@ -206,6 +209,7 @@ def _start_redis(socket: Path) -> None:
         if time.monotonic() > deadline:
             raise ServiceError(f"embedded Redis did not start; see {folder / 'redis.log'}")
         time.sleep(0.05)
+    started_here.add("redis")
 
 
 def redis_url(db: int = 0) -> str:
@@ -222,10 +226,12 @@ def _stop_redis() -> None:
 # --- all --------------------------------------------------------------------------------------
 
 
-def stop_services() -> None:
+def stop_services(only: set[str] | None = None) -> None:
     with _services_lock():
-        _stop_redis()
-        _stop_postgres()
+        if only is None or "redis" in only:
+            _stop_redis()
+        if only is None or "postgres" in only:
+            _stop_postgres()
 
 
 def status() -> dict[str, str]:
@@ -235,3 +241,18 @@ def status() -> dict[str, str]:
         "postgres": f"running, socket in {socket_dir}" if socket_dir else "stopped",
         "redis": f"running, socket {redis_socket()}" if _redis_running(redis_socket()) else "stopped",
     }
+
+
+if __name__ == "__main__":
+    # python -m nyxsync.embedded start|stop|status, without loading Django.
+    import sys
+
+    action = sys.argv[1] if len(sys.argv) > 1 else "status"
+    if action == "start":
+        ensure_postgres(), ensure_redis()
+    elif action == "stop":
+        stop_services()
+    elif action != "status":
+        sys.exit(f"usage: python -m nyxsync.embedded start|stop|status (not {action!r})")
+    for name, state in status().items():
+        print(f"{name:<9} {state}")

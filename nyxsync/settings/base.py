@@ -2,6 +2,7 @@
 on its embedded services and are safe for production (DEBUG off, secure cookies when not DEBUG).
 """
 
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -166,6 +167,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Without collectstatic (a fresh checkout), WhiteNoise serves straight from the apps' folders.
 WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
+if WHITENOISE_USE_FINDERS:
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 # --- security (production defaults; DEBUG relaxes the HTTPS-only ones) ------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
