@@ -5,7 +5,7 @@ from django.apps import apps
 from django.core.checks import Error, register
 from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+from django.db.migrations.questioner import MigrationQuestioner
 from django.db.migrations.state import ProjectState
 
 from embeddings import guard
@@ -38,7 +38,8 @@ def check_models_match_migrations(app_configs, **kwargs):
     detector = MigrationAutodetector(
         loader.project_state(),
         ProjectState.from_apps(apps),
-        NonInteractiveMigrationQuestioner(specified_apps=set(local), dry_run=True),
+        # The base questioner answers every question with its default; the non-interactive one exits.
+        MigrationQuestioner(specified_apps=set(local), dry_run=True),
     )
     changes = detector.changes(graph=loader.graph, trim_to_apps=set(local))
     return [

@@ -70,21 +70,29 @@ def _tables(using: str) -> set[str]:
 def take_report(using: str = "default", *, watermarks: dict[str, int] | None = None) -> list[Scope]:
     """The report of the database now. `watermarks` (model name -> vector id) limits each model
     scope to the rows that existed then, for a comparison with an earlier report."""
-    tables = _tables(using)
-    if "embeddings_vector" not in tables:
+    if "embeddings_vector" not in _tables(using):
         return []  # nothing migrated yet
-    scopes = _model_scopes(using, watermarks)
-    scopes += _column_scopes(using)
-    scopes += _project_scopes(using)
+    columns = vector_columns(using)
+    # The column itself may be gone (a destructive migration let through): then it has no vectors.
+    has_vectors = any((table, column) == ("embeddings_vector", "embedding") for table, column, _ in columns)
+    scopes = _model_scopes(using, watermarks, has_vectors)
+    scopes += _column_scopes(using, columns)
+    scopes += _project_scopes(using, has_vectors)
     return scopes
 
 
-def _model_scopes(using: str, watermarks: dict[str, int] | None) -> list[Scope]:
-    row = "convert_to(v.content_hash, 'UTF8') || vector_send(v.embedding)"
+_VECTOR_ROW = "convert_to(v.content_hash, 'UTF8') || vector_send(v.embedding)"
+
+
+def _model_scopes(using: str, watermarks: dict[str, int] | None, has_vectors: bool) -> list[Scope]:
+    if not has_vectors:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT name FROM embeddings_embeddingmodel ORDER BY name")
+            return [Scope("model", name, f"model {name}", name, 0, "0") for (name,) in cursor.fetchall()]
     with connections[using].cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT m.name, count(v.id), {_CHECKSUM.format(row=row)}, coalesce(max(v.id), 0)
+            SELECT m.name, count(v.id), {_CHECKSUM.format(row=_VECTOR_ROW)}, coalesce(max(v.id), 0)
             FROM embeddings_embeddingmodel m
             LEFT JOIN embeddings_vector v ON v.model_id = m.id AND v.id <= coalesce(%s::jsonb ->> m.name, '9223372036854775807')::bigint
             GROUP BY m.name ORDER BY m.name
@@ -97,12 +105,12 @@ def _model_scopes(using: str, watermarks: dict[str, int] | None) -> list[Scope]:
         ]
 
 
-def _column_scopes(using: str) -> list[Scope]:
+def _column_scopes(using: str, columns: list[tuple[str, str, str]]) -> list[Scope]:
     scopes = []
     connection = connections[using]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        for table, column, typname in vector_columns(using):
+        for table, column, typname in columns:
             if (table, column) == ("embeddings_vector", "embedding"):
                 continue
             send = f"{_SEND[typname]}({quote(column)})"
@@ -116,10 +124,15 @@ def _column_scopes(using: str) -> list[Scope]:
     return scopes
 
 
-def _project_scopes(using: str) -> list[Scope]:
+def _project_scopes(using: str, has_vectors: bool) -> list[Scope]:
     from embeddings.snapshot import LIVE_FILE_SQL
 
-    row = "convert_to(v.content_hash, 'UTF8') || vector_send(v.embedding)"
+    checksum = _CHECKSUM.format(row=_VECTOR_ROW) if has_vectors else "'0'"
+    vector_join = (
+        "LEFT JOIN embeddings_vector v ON v.model_id = m.id AND v.content_hash = live.content_hash"
+        if has_vectors
+        else "LEFT JOIN (SELECT NULL::bigint AS id) v ON false"
+    )
     with connections[using].cursor() as cursor:
         cursor.execute(
             f"""
@@ -130,12 +143,12 @@ def _project_scopes(using: str) -> list[Scope]:
                 JOIN embeddings_chunk c ON c.file_id = f.id
             )
             SELECT p.uuid::text, u.username || '/' || p.name, live.embedding_model,
-                   count(v.id), count(*) - count(v.id), {_CHECKSUM.format(row=row)}
+                   count(v.id), count(*) - count(v.id), {checksum}
             FROM live
             JOIN projects_project p ON p.id = live.project_id
             JOIN auth_user u ON u.id = p.owner_id
             LEFT JOIN embeddings_embeddingmodel m ON m.name = live.embedding_model
-            LEFT JOIN embeddings_vector v ON v.model_id = m.id AND v.content_hash = live.content_hash
+            {vector_join}
             GROUP BY 1, 2, 3 ORDER BY 2, 3
             """
         )

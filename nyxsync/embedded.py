@@ -127,9 +127,18 @@ def postgres_settings(name: str = DATABASE_NAME) -> dict:
 
 
 def postgres_url(name: str = DATABASE_NAME) -> str:
+    return database_url(host=str(ensure_postgres()), name=name)
+
+
+def database_url(*, host: str, name: str, user: str = "postgres", password: str = "", port: str | int = "") -> str:
+    """A DATABASE_URL, for a TCP host or a unix-socket directory (the form django-environ reads:
+    the socket directory, quoted, as the first path segment)."""
     from urllib.parse import quote
 
-    return f"postgres://postgres@{quote(str(ensure_postgres()), safe='')}/{name}"
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    if host.startswith("/"):
+        return f"postgres://{credentials}@/{quote(host, safe='')}/{name}"
+    return f"postgres://{credentials}@{host}{f':{port}' if port else ''}/{name}"
 
 
 def _stop_postgres() -> None:

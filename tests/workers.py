@@ -1,1 +1,115 @@
-"""Real Celery worker processes for tests."""
+"""Real Celery worker processes for tests.
+
+A worker runs `celery -A nyxsync worker` with the test settings, against the test database and the
+test Redis database, so it sees what a `transactional_db` test commits. Use `celery_worker` (one
+for the whole session) or `start_worker` (extra workers a test may kill).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from nyxsync import embedded
+
+READY_SECONDS = 60
+
+
+def database_url(name: str | None = None) -> str:
+    """The URL of the test database (or of another database `name` on the same server)."""
+    db = connection.settings_dict
+    return embedded.database_url(
+        host=db["HOST"] or "localhost", name=name or db["NAME"], user=db["USER"] or "", password=db["PASSWORD"] or "", port=db["PORT"] or ""
+    )
+
+
+class WorkerProcess:
+    """One `celery worker` process (prefork, one child) in its own process group."""
+
+    def __init__(self, log_dir: Path, *, concurrency: int = 1, extra_env: dict | None = None):
+        self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        self.log_path = log_dir / f"{self.name.split('@')[0]}.log"
+        self.concurrency = concurrency
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "WorkerProcess":
+        command = [
+            sys.executable, "-m", "celery", "-A", "nyxsync", "worker", "--loglevel", "INFO",
+            "--concurrency", str(self.concurrency), "--hostname", self.name,
+            "--without-gossip", "--without-mingle",
+        ]
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            command, env=self.env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        from nyxsync.celery import app
+
+        hostname = self.name.replace("%h", os.uname().nodename)
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+            if app.control.ping(destination=[hostname], timeout=0.5):
+                return
+        raise RuntimeError(f"celery worker not ready after {READY_SECONDS}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children at once, as a crashing machine would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def worker_log_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("workers")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, worker_log_dir):
+    """A worker shared by the session. Tests using it need `transactional_db`."""
+    with django_db_blocker.unblock():
+        worker = WorkerProcess(worker_log_dir).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def start_worker(django_db_setup, worker_log_dir):
+    """Start extra workers (stopped at the end of the test): `start_worker(concurrency=1)`."""
+    started = []
+
+    def start(**kwargs) -> WorkerProcess:
+        worker = WorkerProcess(worker_log_dir, **kwargs).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -4,9 +4,12 @@ and a Redis database of its own, so the suite never touches the data of `make ru
 from .base import *  # noqa: F401,F403
 from .base import REDIS, _celery_url, embedded, env
 
+# Redis databases 1..15, one per pytest-xdist worker: each has its own Celery queue.
+_REDIS_DB = 1 + int(env.str("PYTEST_XDIST_WORKER", default="gw0").removeprefix("gw") or 0) % 15
+
 if not env.str("REDIS_URL", default=""):
-    REDIS_URL = embedded.redis_url(db=1)
-    REDIS = {**REDIS, "db": 1}
+    REDIS_URL = embedded.redis_url(db=_REDIS_DB)
+    REDIS = {**REDIS, "db": _REDIS_DB}
     EVENTSTREAM_REDIS = REDIS
     CELERY_BROKER_URL = CELERY_RESULT_BACKEND = _celery_url(REDIS)
 

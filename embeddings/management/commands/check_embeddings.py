@@ -14,6 +14,8 @@ class Command(BaseCommand):
         "Prints, per model, vector column and project, how many vectors there are and a checksum of "
         "their content. --save FILE records the report; --against FILE fails if anything was lost or changed."
     )
+    # A diagnostic for bad days: it must run even when the migrations on disk are in a bad state.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--save", metavar="FILE", type=Path, help="Write the report to FILE (JSON).")

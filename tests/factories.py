@@ -1,0 +1,100 @@
+"""factory_boy factories for the data model. Vectors get real (random, normalised) values."""
+
+import hashlib
+
+import factory
+import numpy as np
+from django.contrib.auth import get_user_model
+
+from embeddings.models import Chunk, EmbeddingModel, SourceFile, Vector
+from projects.models import Project
+from syncs.models import ProjectSync, SyncRun
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def unit_vector(seed: int, dimensions: int = 384) -> list[float]:
+    vector = np.random.default_rng(seed).standard_normal(dimensions).astype(np.float32)
+    return (vector / np.linalg.norm(vector)).tolist()
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password("password")
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"project{n}")
+    repository = factory.LazyAttribute(lambda project: f"example/{project.name}")
+
+
+class ProjectSyncFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProjectSync
+
+    project = factory.SubFactory(ProjectFactory)
+    repository_url = factory.LazyAttribute(lambda sync: f"https://github.com/{sync.project.repository}.git")
+    branch = "main"
+
+
+class SyncRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SyncRun
+
+    project_sync = factory.SubFactory(ProjectSyncFactory)
+    trigger = SyncRun.Trigger.COMMAND
+
+
+class EmbeddingModelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmbeddingModel
+        django_get_or_create = ["name"]
+
+    name = "all-MiniLM-L6-v2"
+    backend = "sentence-transformers"
+    dimensions = 384
+
+
+class SourceFileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SourceFile
+
+    project_sync = factory.SubFactory(ProjectSyncFactory)
+    project = factory.LazyAttribute(lambda file: file.project_sync.project)
+    path = factory.Sequence(lambda n: f"src/module{n}.py")
+    blob_sha = factory.LazyAttribute(lambda file: hashlib.sha1(file.path.encode()).hexdigest())
+    language = "python"
+    born_generation = 1
+
+
+class ChunkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Chunk
+
+    file = factory.SubFactory(SourceFileFactory)
+    project = factory.LazyAttribute(lambda chunk: chunk.file.project)
+    ordinal = factory.Sequence(lambda n: n)
+    start_line = 1
+    end_line = 3
+    text = factory.Sequence(lambda n: f"def function_{n}():\n    return {n}\n")
+    content_hash = factory.LazyAttribute(lambda chunk: sha256(chunk.text))
+
+
+class VectorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Vector
+
+    model = factory.SubFactory(EmbeddingModelFactory)
+    content_hash = factory.Sequence(lambda n: sha256(f"text {n}"))
+    embedding = factory.Sequence(lambda n: unit_vector(n))
