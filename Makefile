@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 
 .PHONY: run test install browser lint check bench services-status services-stop clean
 
+# A local run is a development run: DEBUG on unless set (it allows http cookies and git:// on 127.0.0.1).
 run: install
-	$(PY) manage.py run
+	DEBUG=$${DEBUG:-true} $(PY) manage.py run
 
 test: install browser
 	$(PY) -m pytest

