@@ -1,0 +1,44 @@
+"""`search`: the chunks of a project's live snapshot nearest to a query."""
+
+import json
+import logging
+
+from django.core.management.base import BaseCommand, CommandError
+
+from embeddings.search import SearchError, search
+from nyxsync.management.lookup import project_by_name, user_by_username
+
+
+class Command(BaseCommand):
+    help = "Prints the chunks of a project (and branch) nearest to QUERY: path, lines, score, snippet."
+
+    def add_arguments(self, parser):
+        parser.add_argument("query")
+        parser.add_argument("--project", required=True)
+        parser.add_argument("--owner", help="Username of the project's owner (default: the first admin).")
+        parser.add_argument("--branch", help="Only this branch (default: every synced branch).")
+        parser.add_argument("-k", type=int, default=10, help="How many results (1-100).")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options):
+        if options["verbosity"] < 2:
+            logging.getLogger("embeddings").setLevel(logging.WARNING)  # model loading is not news here
+        project = project_by_name(user_by_username(options["owner"]), options["project"])
+        syncs = project.syncs.all()
+        if options["branch"]:
+            syncs = syncs.filter(branch=options["branch"])
+            if not syncs:
+                raise CommandError(f"project {project.name!r} has no branch {options['branch']!r}")
+        try:
+            hits = search(project_syncs=list(syncs), query=options["query"], k=options["k"])
+        except SearchError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["json"]:
+            fields = ("path", "start_line", "end_line", "score", "text", "branch", "commit")
+            self.stdout.write(json.dumps([{name: getattr(hit, name) for name in fields} for hit in hits]))
+            return
+        if not hits:
+            self.stdout.write("No results (has the project been synced?).")
+        for hit in hits:
+            snippet = " ".join(hit.text.split())[:160]
+            self.stdout.write(f"{hit.score:.3f}  {hit.path}:{hit.start_line}-{hit.end_line}  [{hit.branch}]\n        {snippet}")

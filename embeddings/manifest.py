@@ -1,0 +1,127 @@
+"""Writes to a branch's manifest (files and chunks) for the staged snapshot.
+
+A run building generation G = live + 1 retires the live rows it replaces (retired_generation = G)
+and inserts new rows born at G, all invisible to readers, who stay on the live generation until
+the swap (embeddings.snapshot). A run that dies leaves such rows behind; the next run removes
+them before it starts (`manifest_clean_staged`), and rows retired by an earlier swap are pruned
+after each swap (`manifest_prune_retired`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from embeddings.models import SourceFile
+from embeddings.snapshot import visible_at
+
+
+@dataclass(frozen=True)
+class LiveFile:
+    id: int
+    blob_sha: str
+    skip_reason: str
+
+
+@dataclass
+class StagedFile:
+    path: str
+    blob_sha: str
+    size_bytes: int
+    language: str
+    skip_reason: str
+    chunks: list = field(default_factory=list)  # embeddings.chunking.Chunk
+
+
+def manifest_live(project_sync) -> dict[str, LiveFile]:
+    rows = (
+        SourceFile.objects.filter(project_sync=project_sync)
+        .filter(visible_at(project_sync.live_generation))
+        .values_list("path", "id", "blob_sha", "skip_reason")
+    )
+    return {path: LiveFile(pk, blob, reason) for path, pk, blob, reason in rows.iterator(chunk_size=5000)}
+
+
+def manifest_clean_staged(project_sync) -> None:
+    """Undo what an unfinished run staged beyond the live generation."""
+    live = project_sync.live_generation
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM embeddings_chunk WHERE file_id IN "
+            "(SELECT id FROM embeddings_sourcefile WHERE project_sync_id = %s AND born_generation > %s)",
+            [project_sync.pk, live],
+        )
+        cursor.execute("DELETE FROM embeddings_sourcefile WHERE project_sync_id = %s AND born_generation > %s", [project_sync.pk, live])
+        cursor.execute(
+            "UPDATE embeddings_sourcefile SET retired_generation = NULL WHERE project_sync_id = %s AND retired_generation > %s",
+            [project_sync.pk, live],
+        )
+
+
+def manifest_stage(project_sync, *, generation: int, retire_ids: Iterable[int], files: list[StagedFile]) -> int:
+    """Stage generation `generation`: retire `retire_ids`, insert `files` with their chunks.
+    Returns how many chunks the retired files had (they leave the snapshot at the swap)."""
+    retire_ids = list(retire_ids)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM embeddings_chunk WHERE file_id = ANY(%s)", [retire_ids])
+        chunks_deleted = cursor.fetchone()[0]
+        cursor.execute(
+            "UPDATE embeddings_sourcefile SET retired_generation = %s WHERE id = ANY(%s) AND retired_generation IS NULL",
+            [generation, retire_ids],
+        )
+        file_ids = _insert_files(cursor, project_sync, generation, files)
+        _copy_chunks(cursor, project_sync.project_id, file_ids, files)
+    return chunks_deleted
+
+
+def _insert_files(cursor, project_sync, generation: int, files: list[StagedFile]) -> list[int]:
+    if not files:
+        return []
+    cursor.execute(
+        """
+        INSERT INTO embeddings_sourcefile
+            (project_id, project_sync_id, path, blob_sha, size_bytes, language, skip_reason, born_generation)
+        SELECT %s, %s, f.path, f.blob_sha, f.size_bytes, f.language, f.skip_reason, %s
+        FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[]) WITH ORDINALITY
+             AS f(path, blob_sha, size_bytes, language, skip_reason, n)
+        ORDER BY f.n
+        RETURNING id
+        """,
+        [
+            project_sync.project_id,
+            project_sync.pk,
+            generation,
+            [f.path for f in files],
+            [f.blob_sha for f in files],
+            [f.size_bytes for f in files],
+            [f.language for f in files],
+            [f.skip_reason for f in files],
+        ],
+    )
+    # RETURNING follows the insertion order, which ORDER BY f.n fixes to the order of `files`.
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _copy_chunks(cursor, project_id: int, file_ids: list[int], files: list[StagedFile]) -> None:
+    sql = "COPY embeddings_chunk (file_id, project_id, ordinal, start_line, end_line, content_hash, text) FROM STDIN WITH (FORMAT BINARY)"
+    with cursor.cursor.copy(sql) as copy:
+        copy.set_types(["int8", "int8", "int4", "int4", "int4", "varchar", "text"])
+        for file_id, staged in zip(file_ids, files, strict=True):
+            for chunk in staged.chunks:
+                copy.write_row((file_id, project_id, chunk.ordinal, chunk.start_line, chunk.end_line, chunk.content_hash, chunk.text))
+
+
+def manifest_prune_retired(project_sync) -> None:
+    """Delete rows no snapshot shows any more (retired at or before the live generation). MVCC
+    keeps them readable for any query that started before the swap."""
+    live = project_sync.live_generation
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM embeddings_chunk WHERE file_id IN "
+            "(SELECT id FROM embeddings_sourcefile WHERE project_sync_id = %s AND retired_generation <= %s)",
+            [project_sync.pk, live],
+        )
+        cursor.execute(
+            "DELETE FROM embeddings_sourcefile WHERE project_sync_id = %s AND retired_generation <= %s", [project_sync.pk, live]
+        )

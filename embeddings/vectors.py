@@ -1,0 +1,98 @@
+"""The vector store: one row per (model, content hash), written as soon as it is computed.
+
+Identical content anywhere (another file, branch or project) maps to the same row, so it is
+embedded once. Rows are never updated; a model is never mixed with another (partial HNSW index
+per model, see EmbeddingModel)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import numpy as np
+from django.db import connection, transaction
+
+from embeddings.models import EmbeddingModel
+
+logger = logging.getLogger(__name__)
+
+
+def embedding_model_register(*, name: str, backend: str, dimensions: int) -> EmbeddingModel:
+    """The EmbeddingModel row for `name`, created (with its HNSW index) on first use."""
+    model, created = EmbeddingModel.objects.get_or_create(name=name, defaults={"backend": backend, "dimensions": dimensions})
+    if model.dimensions != dimensions:
+        raise ValueError(f"model {name!r} is registered with {model.dimensions} dimensions, its backend gives {dimensions}")
+    if created:
+        vector_index_ensure(model)
+    return model
+
+
+def vector_index_ensure(model: EmbeddingModel) -> None:
+    """Build the model's partial HNSW index if missing. CONCURRENTLY when not in a transaction,
+    so writers go on; inside one (tests, first use in an atomic block) a plain build, which is
+    instant for a model that has no vectors yet."""
+    name = f"embeddings_vector_hnsw_{int(model.pk)}"
+    concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s", [name]
+        )
+        row = cursor.fetchone()
+        if row and row[0]:
+            return
+        if row:  # an interrupted concurrent build leaves an invalid index behind
+            cursor.execute(f"DROP INDEX {concurrently} {name}")
+        cursor.execute(
+            f"CREATE INDEX {concurrently} IF NOT EXISTS {name} ON embeddings_vector "
+            f"USING hnsw ((embedding::vector({int(model.dimensions)})) vector_cosine_ops) WHERE model_id = {int(model.pk)}"
+        )
+    logger.info("embeddings.index.created", extra={"model": model.name, "index": name})
+
+
+def hashes_with_vectors(model: EmbeddingModel, hashes: Iterable[str]) -> set[str]:
+    """Which of `hashes` already have a vector for `model`."""
+    hashes = list(set(hashes))
+    found: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(hashes), 10_000):
+            cursor.execute(
+                "SELECT content_hash FROM embeddings_vector WHERE model_id = %s AND content_hash = ANY(%s)",
+                [model.pk, hashes[start : start + 10_000]],
+            )
+            found.update(row[0] for row in cursor.fetchall())
+    return found
+
+
+def vectors_write(model: EmbeddingModel, hashes: list[str], embeddings: np.ndarray) -> int:
+    """Store vectors in one short transaction (binary COPY into a temp table, then an insert
+    that skips hashes another worker stored meanwhile). Returns how many rows were new."""
+    if len(hashes) != len(embeddings):
+        raise ValueError("one vector per hash")
+    if not hashes:
+        return 0
+    _register_vector_type()  # before the cursor: a cursor copies its connection's adapters
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS incoming_vectors (content_hash varchar(64), embedding vector) ON COMMIT DELETE ROWS"
+        )
+        with cursor.cursor.copy("COPY incoming_vectors (content_hash, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["varchar", "vector"])
+            for content_hash, vector in zip(hashes, embeddings, strict=True):
+                copy.write_row((content_hash, np.asarray(vector, dtype=np.float32)))
+        cursor.execute(
+            "INSERT INTO embeddings_vector (model_id, content_hash, embedding, created_at) "
+            "SELECT %s, content_hash, embedding, now() FROM incoming_vectors "
+            "ON CONFLICT (model_id, content_hash) DO NOTHING",
+            [model.pk],
+        )
+        return cursor.rowcount
+
+
+def _register_vector_type() -> None:
+    connection.ensure_connection()
+    raw = connection.connection
+    if not getattr(raw, "_nyxsync_vector_registered", False):
+        from pgvector.psycopg import register_vector
+
+        register_vector(raw)
+        raw._nyxsync_vector_registered = True

@@ -1,0 +1,27 @@
+"""Argument lookups shared by management commands, each failing with one readable line."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+
+
+def user_by_username(username: str | None):
+    """The named user, or (no name given) the first superuser, as `make run` creates one."""
+    users = get_user_model().objects
+    if username:
+        user = users.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"no user named {username!r}")
+        return user
+    user = users.filter(is_superuser=True, is_active=True).order_by("pk").first()
+    if user is None:
+        raise CommandError("no --owner given and no admin user exists: pass --owner USERNAME or run `manage.py ensure_admin`")
+    return user
+
+
+def project_by_name(owner, name: str):
+    from projects.models import Project
+
+    project = Project.objects.filter(owner=owner, name=name, deleted_at__isnull=True).first()
+    if project is None:
+        raise CommandError(f"{owner.get_username()} has no project named {name!r}")
+    return project

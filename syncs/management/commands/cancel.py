@@ -1,0 +1,28 @@
+"""`cancel RUN_ID`: cancel a waiting or running sync run."""
+
+import uuid
+
+from django.core.management.base import BaseCommand, CommandError
+
+from syncs.models import SyncRun
+from syncs.services import sync_run_cancel
+
+
+class Command(BaseCommand):
+    help = "Cancels a sync run (its id as printed by `sync`). The live snapshot is kept."
+
+    def add_arguments(self, parser):
+        parser.add_argument("run_id")
+
+    def handle(self, *args, **options):
+        try:
+            run = SyncRun.objects.select_related("project_sync__project").get(uuid=uuid.UUID(options["run_id"]))
+        except (ValueError, SyncRun.DoesNotExist):
+            raise CommandError(f"no sync run with id {options['run_id']!r}") from None
+        if not run.is_active:
+            raise CommandError(f"run {run.uuid} already ended: {run.status}")
+        run = sync_run_cancel(run)
+        if run.status == SyncRun.Status.CANCELLED:
+            self.stdout.write(f"Cancelled run {run.uuid}.")
+        else:
+            self.stdout.write(f"Asked run {run.uuid} to stop; it will end as cancelled at its next checkpoint.")

@@ -1,0 +1,180 @@
+"""The sync: one function brings a branch's embeddings up to date (DESIGN.md, "The sync, step by
+step"). The Celery task, the `sync` command and every other door call `sync_run_execute`.
+
+Fetch -> diff -> chunk -> embed -> write -> swap. Vectors are stored as soon as each batch is
+embedded (a crash loses no embedding work); files and chunks are staged as generation live + 1,
+invisible until one short transaction swaps it in. Whatever happens before the swap, the live
+snapshot stays as it was and the staged rows are removed (now, or by the next run)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import connection
+
+from embeddings.backends import get_backend
+from embeddings.backends.base import batched
+from embeddings.chunking import chunk_text
+from embeddings.manifest import manifest_clean_staged, manifest_live, manifest_prune_retired, manifest_stage
+from embeddings.snapshot import LIVE_FILE_SQL
+from embeddings.vectors import embedding_model_register, hashes_with_vectors, vectors_write
+from syncs import filters, git, services
+from syncs.diff import diff_tree, staged_file
+from syncs.locks import project_sync_lock
+from syncs.models import SyncRun
+from syncs.progress import Cancelled, Progress
+
+logger = logging.getLogger(__name__)
+Phase = SyncRun.Phase
+
+
+class SyncBusy(Exception):
+    """Another run of the same branch holds its lock; try again later."""
+
+
+def sync_run_execute(run_id: int) -> SyncRun:
+    """Run a queued SyncRun to its end. Returns the run in its final state (or as found, if it
+    was not queued any more). Raises SyncBusy if another run of the branch is running."""
+    run = SyncRun.objects.select_related("project_sync__project").get(pk=run_id)
+    if run.status != SyncRun.Status.QUEUED:
+        return run
+    with project_sync_lock(run.project_sync_id) as acquired:
+        if not acquired:
+            raise SyncBusy(f"branch {run.project_sync} is being synced by another run")
+        # We hold the lock, so any run still marked running lost its worker.
+        services.sync_runs_mark_lost(run.project_sync, except_run=run)
+        if services.sync_run_start(run):
+            _execute(run)
+    run.refresh_from_db()
+    return run
+
+
+def _execute(run: SyncRun) -> None:
+    progress = Progress(run)
+    sync = run.project_sync
+    try:
+        sync.refresh_from_db()
+        manifest_clean_staged(sync)
+        _sync(run, progress)
+    except Cancelled:
+        progress.close_phase()
+        _clean_staged(sync)
+        services.sync_run_finish(run, status=SyncRun.Status.CANCELLED, error="cancelled", error_phase=run.phase)
+    except Exception as exc:
+        progress.close_phase()
+        logger.error("sync.run.error", extra={"run_id": str(run.uuid), "phase": run.phase}, exc_info=True)
+        _clean_staged(sync)
+        services.sync_run_finish(run, status=SyncRun.Status.FAILED, error=_describe(exc), error_phase=run.phase)
+
+
+def _sync(run: SyncRun, progress: Progress) -> None:
+    sync = run.project_sync
+    generation = sync.live_generation + 1
+    run.generation = generation
+    SyncRun.objects.filter(pk=run.pk).update(generation=generation)
+
+    progress.phase(Phase.FETCH)
+    commit = git.fetch_branch(sync.repository_url, sync.branch, token=_token_for(sync.repository_url))
+    run.commit_before, run.commit_after = sync.live_commit, commit
+    same_model = run.embedding_model == sync.embedding_model
+    if sync.live_generation and commit == sync.live_commit and same_model:
+        progress.close_phase()
+        services.sync_run_finish(run, status=SyncRun.Status.UP_TO_DATE)
+        return
+
+    progress.phase(Phase.DIFF)
+    tree = git.ls_tree(sync.repository_url, commit)
+    diff = diff_tree(tree, manifest_live(sync), max_bytes=settings.NYXSYNC_MAX_FILE_BYTES)
+    run.files_seen, run.files_changed, run.files_deleted = len(tree), diff.files_changed, diff.files_deleted
+
+    progress.phase(Phase.CHUNK, total=len(diff.to_read))
+    read = _read_and_chunk(sync.repository_url, diff.to_read, progress)
+    diff.skipped_by_reason.update(file.skip_reason for file in read if file.skip_reason)
+    staged = diff.skipped + read
+    run.skipped_by_reason = dict(sorted(diff.skipped_by_reason.items()))
+    run.files_skipped = sum(diff.skipped_by_reason.values())
+
+    texts = {chunk.content_hash: chunk.text for file in staged for chunk in file.chunks}
+    new_chunks = sum(len(file.chunks) for file in staged)
+    if not same_model:  # a model change needs vectors for the carried-over chunks too
+        texts.update(_carried_texts(sync, exclude_file_ids=diff.retire_ids))
+    _embed(run, texts, progress)
+    run.chunks_reused = max(new_chunks - run.chunks_embedded, 0)
+
+    progress.phase(Phase.WRITE, total=len(staged))
+    run.chunks_deleted = manifest_stage(sync, generation=generation, retire_ids=diff.retire_ids, files=staged)
+    progress.advance(len(staged))
+
+    progress.phase(Phase.SWAP)
+    progress.close_phase()
+    services.sync_run_swap(run, generation=generation, commit=commit)
+    manifest_prune_retired(sync)
+
+
+def _read_and_chunk(url: str, entries: list, progress: Progress) -> list:
+    """Read each added or changed blob once (the same blob may sit at several paths) and chunk it."""
+    by_sha = defaultdict(list)
+    for entry in entries:
+        by_sha[entry.sha].append(entry)
+    staged = []
+    for sha, content in git.read_blobs(url, list(by_sha)):
+        text, reason = filters.decode(content)
+        for entry in by_sha[sha]:
+            chunks = [] if reason else chunk_text(entry.path, text, max_chars=settings.NYXSYNC_CHUNK_MAX_CHARS)
+            staged.append(staged_file(entry, skip_reason=reason or ("" if chunks else filters.EMPTY), chunks=chunks))
+            progress.advance()
+    return staged
+
+
+def _embed(run: SyncRun, texts: dict[str, str], progress: Progress) -> None:
+    """Embed the texts whose (model, hash) has no vector yet, storing each batch at once."""
+    backend = get_backend(run.embedding_model)
+    model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
+    missing = sorted(set(texts) - hashes_with_vectors(model, texts))
+    progress.phase(Phase.EMBED, total=len(missing))
+    for batch in batched(missing, backend.max_batch):
+        vectors_write(model, batch, backend.embed([texts[content_hash] for content_hash in batch]))
+        run.chunks_embedded += len(batch)
+        progress.advance(len(batch))
+
+
+def _carried_texts(sync, *, exclude_file_ids: list[int]) -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT DISTINCT ON (c.content_hash) c.content_hash, c.text
+            FROM project_syncs ps
+            JOIN embeddings_sourcefile f ON f.project_sync_id = ps.id AND {LIVE_FILE_SQL}
+            JOIN embeddings_chunk c ON c.file_id = f.id
+            WHERE ps.id = %s AND NOT (f.id = ANY(%s))
+            """,
+            [sync.pk, exclude_file_ids],
+        )
+        return dict(cursor.fetchall())
+
+
+def _token_for(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    return (settings.GITHUB_TOKEN or None) if host == "github.com" else None
+
+
+def _clean_staged(sync) -> None:
+    try:
+        sync.refresh_from_db()
+        manifest_clean_staged(sync)
+    except Exception:  # the next run cleans up; never hide the run's own error behind this one
+        logger.warning("sync.cleanup.failed", extra={"project_sync_id": sync.pk}, exc_info=True)
+
+
+def _describe(exc: Exception) -> str:
+    from embeddings.backends import EmbeddingError
+    from syncs.repository_input import InvalidInput
+
+    if isinstance(exc, (git.GitError, EmbeddingError, InvalidInput)):
+        return str(exc)
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"internal error ({type(exc).__name__}): {first_line}" if first_line else f"internal error ({type(exc).__name__})"

@@ -1,0 +1,188 @@
+"""Writes to branches and runs. Every change of a run's status goes through here, as a
+compare-and-set on the old status, and publishes its event once committed."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db import connection
+from django.utils import timezone
+
+from projects.models import Project
+from projects.services import ProjectError, project_create, project_refresh_status
+from syncs import events
+from syncs.models import ProjectSync, SyncRun
+from syncs.repository_input import normalize_repository, validate_branch
+
+logger = logging.getLogger(__name__)
+
+
+def project_sync_link(*, owner, repository: str, branch: str, name: str | None = None) -> ProjectSync:
+    """The owner's project for `repository` (created if needed) and its branch `branch`.
+    Raises repository_input.InvalidInput or projects.services.ProjectError, changing nothing."""
+    repo = normalize_repository(repository)
+    branch = validate_branch(branch)
+    name = name or repo.display.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    with transaction.atomic():
+        project = Project.objects.filter(owner=owner, name=name, deleted_at__isnull=True).first()
+        if project is None:
+            project = project_create(owner=owner, name=name, repository=repo.display)
+        sync = ProjectSync.objects.filter(project=project, branch=branch).first()
+        if sync is None:
+            existing = project.syncs.first()
+            if existing is not None and existing.repository_url != repo.url:
+                raise ProjectError(f"project {name!r} is linked to {project.repository}, not {repo.display}")
+            sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)
+        elif sync.repository_url != repo.url:
+            raise ProjectError(f"project {name!r} is linked to {project.repository}, not {repo.display}")
+    return sync
+
+
+def sync_run_enqueue(
+    *, project_sync: ProjectSync, trigger: str, requested_by=None, dispatch: bool = True
+) -> tuple[SyncRun, bool]:
+    """Trigger a sync. While a run waits, triggers coalesce into it (it will fetch the newest
+    commit when it starts): at most one run waits behind the running one. Returns (run, created).
+    `dispatch=False` leaves the run to the caller (the `sync --inline` command runs it itself)."""
+    waiting = SyncRun.objects.filter(project_sync=project_sync, status=SyncRun.Status.QUEUED).first()
+    if waiting is not None:
+        return waiting, False
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                project_sync=project_sync,
+                trigger=trigger,
+                requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
+                embedding_model=project_sync.embedding_model,
+                heartbeat_at=timezone.now(),
+            )
+            project_refresh_status(project_sync.project)
+            events.publish_run(run)
+            if dispatch:
+                transaction.on_commit(lambda: _send_task(run))
+    except IntegrityError:
+        # A concurrent trigger created the waiting run first (one queued run per branch).
+        return SyncRun.objects.get(project_sync=project_sync, status=SyncRun.Status.QUEUED), False
+    logger.info("sync.run.queued", extra={"run_id": str(run.uuid), "trigger": trigger})
+    return run, True
+
+
+def _send_task(run: SyncRun) -> None:
+    from syncs.tasks import run_sync
+
+    result = run_sync.delay(run.pk)
+    SyncRun.objects.filter(pk=run.pk).update(task_id=result.id)
+
+
+def sync_run_start(run: SyncRun) -> bool:
+    """queued -> running. False when the run is no longer queued (cancelled meanwhile)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now
+        )
+        if not changed:
+            return False
+        run.refresh_from_db()
+        project_refresh_status(run.project_sync.project)
+        events.publish_run(run)
+    logger.info("sync.run.started", extra={"run_id": str(run.uuid)})
+    return True
+
+
+def sync_run_finish(run: SyncRun, *, status: str, error: str = "", error_phase: str = "") -> None:
+    """running -> a final status, with the run's counters as they are on `run`."""
+    finished = {SyncRun.Status.SUCCEEDED, SyncRun.Status.UP_TO_DATE, SyncRun.Status.FAILED, SyncRun.Status.CANCELLED}
+    assert status in finished, status
+    with transaction.atomic():
+        _finish(run, status=status, error=error, error_phase=error_phase)
+    logger.info("sync.run.finished", extra={"run_id": str(run.uuid), "status": status, "error_phase": error_phase})
+
+
+def _finish(run: SyncRun, *, status: str, error: str = "", error_phase: str = "") -> None:
+    run.status, run.error, run.error_phase = status, error[:4000], error_phase
+    run.finished_at = timezone.now()
+    run.phase = SyncRun.Phase.DONE if status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.UP_TO_DATE) else run.phase
+    fields = [
+        "status", "phase", "error", "error_phase", "finished_at", "commit_before", "commit_after", "files_seen",
+        "files_changed", "files_deleted", "files_skipped", "skipped_by_reason", "chunks_embedded", "chunks_reused",
+        "chunks_deleted", "phase_seconds", "progress_done", "progress_total",
+    ]
+    changed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(**{name: getattr(run, name) for name in fields})
+    if not changed:
+        raise RuntimeError(f"run {run.uuid} was not running when it finished")
+    project_refresh_status(run.project_sync.project)
+    events.publish_run(run)
+
+
+def sync_run_swap(run: SyncRun, *, generation: int, commit: str) -> None:
+    """Make the staged generation live and finish the run as succeeded, in one short
+    transaction: readers see the previous snapshot until it commits and the new one after."""
+    sync = run.project_sync
+    with transaction.atomic():
+        changed = ProjectSync.objects.filter(pk=sync.pk, live_generation=generation - 1).update(
+            live_generation=generation,
+            live_commit=commit,
+            embedding_model=run.embedding_model,
+            last_synced_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        if not changed:
+            raise RuntimeError(f"branch {sync} moved past generation {generation - 1} during the run")
+        sync.refresh_from_db()
+        _finish(run, status=SyncRun.Status.SUCCEEDED)
+
+
+def sync_run_cancel(run: SyncRun) -> SyncRun:
+    """Cancel a run: a waiting one at once; a running one stops at its next checkpoint and
+    leaves the live snapshot as it was. Finished runs are returned unchanged."""
+    with transaction.atomic():
+        if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.CANCELLED, finished_at=timezone.now(), cancel_requested_at=timezone.now()
+        ):
+            run.refresh_from_db()
+            project_refresh_status(run.project_sync.project)
+            events.publish_run(run)
+        else:
+            SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, cancel_requested_at__isnull=True).update(
+                cancel_requested_at=timezone.now()
+            )
+            run.refresh_from_db()
+    logger.info("sync.run.cancel_requested", extra={"run_id": str(run.uuid), "status": run.status})
+    return run
+
+
+def sync_runs_mark_lost(project_sync: ProjectSync, *, except_run: SyncRun | None = None) -> int:
+    """Runs still marked running while nobody holds the branch's lock lost their worker: mark
+    them failed. Called by the next run (which holds the lock) and by the sweeper."""
+    lost = SyncRun.objects.filter(project_sync=project_sync, status=SyncRun.Status.RUNNING)
+    if except_run is not None:
+        lost = lost.exclude(pk=except_run.pk)
+    count = 0
+    for run in lost.select_related("project_sync__project"):
+        with transaction.atomic():
+            _finish(
+                run,
+                status=SyncRun.Status.FAILED,
+                error="the worker running this sync stopped unexpectedly; the live snapshot was kept",
+                error_phase=run.phase,
+            )
+        logger.warning("sync.run.lost", extra={"run_id": str(run.uuid), "phase": run.phase})
+        count += 1
+    return count
+
+
+def sync_run_record_progress(run: SyncRun) -> bool:
+    """Store the run's phase and progress with a heartbeat; returns whether a cancel was
+    requested meanwhile (one round trip for both)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE syncs_syncrun SET phase = %s, progress_done = %s, progress_total = %s, phase_seconds = %s, "
+            "heartbeat_at = now() WHERE id = %s RETURNING cancel_requested_at IS NOT NULL",
+            [run.phase, run.progress_done, run.progress_total, json.dumps(run.phase_seconds), run.pk],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
