@@ -1,20 +1,26 @@
 """Reads of projects. `project_get_for_user` is the one road to a Project for any door: a missing
 project and another user's project look alike (None)."""
 
+import uuid as uuid_module
+
 from projects.models import Project
 
 
 def projects_for_user(user):
-    if not user.is_authenticated:
+    """Every project `user` may see (not deleted). The one place that decides it."""
+    if user is None or not user.is_authenticated:
         return Project.objects.none()
     projects = Project.objects.filter(deleted_at__isnull=True)
     return projects if user.is_superuser else projects.filter(owner=user)
 
 
 def project_get_for_user(user, *, uuid=None, name: str | None = None, owner=None) -> Project | None:
-    projects = projects_for_user(user)
+    projects = projects_for_user(user).select_related("owner")
     if uuid is not None:
-        projects = projects.filter(uuid=uuid)
+        try:
+            projects = projects.filter(uuid=uuid_module.UUID(str(uuid)))
+        except ValueError:
+            return None
     if name is not None:
         projects = projects.filter(name=name, owner=owner or user)
     return projects.first()

@@ -132,7 +132,8 @@ def _embed(run: SyncRun, texts: dict[str, str], progress: Progress) -> None:
     """Embed the texts whose (model, hash) has no vector yet, storing each batch at once."""
     backend = get_backend(run.embedding_model)
     model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
-    missing = sorted(set(texts) - hashes_with_vectors(model, texts))
+    # Batches of similar lengths waste less padding in the model.
+    missing = sorted(set(texts) - hashes_with_vectors(model, texts), key=lambda content_hash: (len(texts[content_hash]), content_hash))
     progress.phase(Phase.EMBED, total=len(missing))
     for batch in batched(missing, backend.max_batch):
         vectors_write(model, batch, backend.embed([texts[content_hash] for content_hash in batch]))

@@ -186,3 +186,26 @@ def sync_run_record_progress(run: SyncRun) -> bool:
         row = cursor.fetchone()
     return bool(row and row[0])
 
+
+
+def sync_runs_sweep(*, lost_after_seconds: int = 120, redispatch_after_seconds: int = 600) -> dict[str, int]:
+    """Periodic repair (Celery beat): fail running runs whose worker is gone (no heartbeat and
+    nobody holds the branch's lock), and send again the task of runs that waited too long (a
+    broker that lost its queue). Both are safe to repeat: the task ignores runs not queued."""
+    from datetime import timedelta
+
+    from syncs.locks import project_sync_lock_is_held
+
+    now = timezone.now()
+    lost = 0
+    stale = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=lost_after_seconds))
+    for sync in ProjectSync.objects.filter(runs__in=stale).distinct().select_related("project"):
+        if not project_sync_lock_is_held(sync.pk):
+            lost += sync_runs_mark_lost(sync)
+    waiting = SyncRun.objects.filter(status=SyncRun.Status.QUEUED, heartbeat_at__lt=now - timedelta(seconds=redispatch_after_seconds))
+    redispatched = 0
+    for run in waiting:
+        if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED, heartbeat_at=run.heartbeat_at).update(heartbeat_at=now):
+            _send_task(run)
+            redispatched += 1
+    return {"lost": lost, "redispatched": redispatched}

@@ -11,4 +11,11 @@ def run_sync(self, run_id: int) -> None:
         sync_run_execute(run_id)
     except SyncBusy as exc:
         # Another run of this branch is going; this one waits its turn without holding a worker.
-        raise self.retry(exc=exc, countdown=3) from exc
+        raise self.retry(exc=exc, countdown=min(30, 2 + self.request.retries)) from exc
+
+
+@shared_task(name="syncs.sweep", ignore_result=True, soft_time_limit=60, time_limit=90)
+def sweep() -> None:
+    from syncs.services import sync_runs_sweep
+
+    sync_runs_sweep()

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_eventstream",
@@ -134,6 +135,8 @@ REDIS_URL = env.str("REDIS_URL", default="") or embedded.redis_url()
 REDIS = _redis_settings(REDIS_URL)
 EVENTSTREAM_REDIS = REDIS
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+# Who may read which live-progress channel (project-<uuid>, operators).
+EVENTSTREAM_CHANNELMANAGER_CLASS = "nyxsync.channels.ChannelManager"
 
 CELERY_BROKER_URL = _celery_url(REDIS)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
@@ -149,6 +152,10 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
 # A sync may run for hours: a task is redelivered only if it was not acked for longer than this.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.home() / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Fails runs whose worker died and re-sends tasks a broker lost (syncs.services.sync_runs_sweep).
+    "sweep-sync-runs": {"task": "syncs.sweep", "schedule": 60.0},
+}
 
 # --- auth, i18n, static -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -180,6 +187,28 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "nyxsync API",
+    "DESCRIPTION": "Keep a codebase's embeddings in sync with its Git branches.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the drf-spectacular-sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- GitHub -----------------------------------------------------------------------------------
 GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")

@@ -1,0 +1,19 @@
+"""Live-progress channel permissions (django-eventstream): `project-<uuid>` for people who may see
+that project, `operators` for staff. Anything else is refused."""
+
+from django_eventstream.channelmanager import DefaultChannelManager
+
+from syncs.events import OPERATORS_CHANNEL
+
+
+class ChannelManager(DefaultChannelManager):
+    def can_read_channel(self, user, channel):
+        if user is None or not user.is_authenticated:
+            return False
+        if channel == OPERATORS_CHANNEL:
+            return user.is_staff
+        if channel.startswith("project-"):
+            from projects.selectors import project_get_for_user
+
+            return project_get_for_user(user, uuid=channel.removeprefix("project-")) is not None
+        return False
