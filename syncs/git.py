@@ -22,8 +22,10 @@ A token for a private repository travels only in the environment of the git proc
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
+import itertools
 import logging
 import os
 import re
@@ -36,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -81,26 +83,11 @@ _HARDENING = (
     "gc.autoDetach=false",  # a detached gc would outlive the cache lock
     "fetch.unpackLimit=1",  # objects arrive as packs only, so an aborted fetch is easy to undo
 )
-_NOT_FOUND = (
-    "repository not found",
-    "not exported",
-    "does not appear to be a git repository",
-    "authentication failed",
-    "could not read username",
-    "returned error: 401",
-    "returned error: 403",
-    "returned error: 404",
-)
-_UNREACHABLE = (
-    "unable to connect",
-    "could not resolve host",
-    "connection refused",
-    "failed to connect",
-    "connection timed out",
-    "connection reset",
-    "unable to access",
-    "the remote end hung up",
-)
+# What git says (LC_ALL=C) when retrying cannot help, and when it may.
+_NOT_FOUND = ("repository not found", "not exported", "does not appear to be a git repository", "authentication failed",
+              "could not read username", "returned error: 401", "returned error: 403", "returned error: 404")  # fmt: skip
+_UNREACHABLE = ("unable to connect", "could not resolve host", "connection refused", "failed to connect",
+                "timed out", "connection reset", "unable to access", "the remote end hung up")  # fmt: skip
 
 
 class GitError(Exception):
@@ -136,35 +123,27 @@ class BranchList(list[str]):
         self.default = default
 
 
-class _Aborted(Exception):
-    """Raised inside a running command to stop it (timeout, size limit); becomes a GitError."""
-
-    def __init__(self, error: GitError):
-        super().__init__(error.message)
-        self.error = error
-
-
 # --- public API ---------------------------------------------------------------------------------
 
 
 def cache_path(url: str) -> Path:
     """The bare cache of a repository (it may not exist yet)."""
-    repository = _repository(url)
-    return Path(settings.NYXSYNC_GIT_CACHE_DIR) / hashlib.sha256(repository.url.encode()).hexdigest()
+    return _cache_of(_repository(url))
 
 
 def fetch_branch(url: str, branch: str, *, token: str | None = None, timeout: float | None = None) -> str:
     """Fetch the tip of `branch` into the cache and return its commit SHA."""
-    repository, branch = _repository(url), _branch(branch)
+    branch = _branch(branch)
+    remote = _remote(url, token)
     deadline = _Deadline.after(timeout)
-    cache = cache_path(repository.url)
-    log = {"repository": repository.display, "branch": branch}
+    cache = _cache_of(remote.repository)
+    log = {"repository": remote.repository.display, "branch": branch}
     started = time.monotonic()
     logger.info("git.fetch.started", extra=log)
     try:
         with _cache_lock(cache, deadline):
             _prepare_cache(cache, deadline)
-            sha = _fetch(repository, branch, cache, token=token, deadline=deadline)
+            sha = _fetch(remote, branch, cache, deadline=deadline)
             _collect_garbage(cache, deadline)
     except GitError as error:
         logger.warning("git.fetch.failed", extra={**log, "error": error.message, "permanent": error.permanent})
@@ -175,15 +154,14 @@ def fetch_branch(url: str, branch: str, *, token: str | None = None, timeout: fl
 
 def remote_head(url: str, branch: str, *, token: str | None = None, timeout: float | None = None) -> str | None:
     """The commit `branch` points to on the remote, or None if there is no such branch."""
-    repository, branch = _repository(url), _branch(branch)
-    refs, _ = _ls_remote(repository, [f"refs/heads/{branch}"], token=token, deadline=_Deadline.after(timeout))
+    branch = _branch(branch)
+    refs, _ = _ls_remote(_remote(url, token), [f"refs/heads/{branch}"], deadline=_Deadline.after(timeout))
     return refs.get(f"refs/heads/{branch}")
 
 
 def list_branches(url: str, *, token: str | None = None, timeout: float | None = None) -> BranchList:
     """The remote's branches, its default branch first and the rest sorted."""
-    repository = _repository(url)
-    refs, default = _ls_remote(repository, ["HEAD", "refs/heads/*"], token=token, deadline=_Deadline.after(timeout))
+    refs, default = _ls_remote(_remote(url, token), ["HEAD", "refs/heads/*"], deadline=_Deadline.after(timeout))
     names = sorted(ref.removeprefix("refs/heads/") for ref in refs if ref.startswith("refs/heads/"))
     if default in names:
         names.remove(default)
@@ -196,7 +174,7 @@ def ls_tree(source: str | Path, commit: str, *, timeout: float | None = None) ->
     cache, display = _existing_cache(source)
     commit = _sha(commit)
     argv = _git(cache, "ls-tree", "-r", "-l", "-z", "--full-tree", "--end-of-options", commit)
-    result = _run(argv, env=_env(cache), deadline=_Deadline.after(timeout), what="ls-tree")
+    result = _run(argv, env=_env(), deadline=_Deadline.after(timeout), what="ls-tree")
     if result.returncode != 0:
         raise GitError(f"commit {commit} is not in the cache of {display}", permanent=False)
     return [_tree_entry(record) for record in result.stdout.split(b"\0") if record]
@@ -205,26 +183,12 @@ def ls_tree(source: str | Path, commit: str, *, timeout: float | None = None) ->
 def read_blobs(source: str | Path, shas: Iterable[str], *, timeout: float | None = None) -> Iterator[tuple[str, bytes]]:
     """(sha, content) for each blob, in order, streamed from one `git cat-file --batch` process.
 
-    `timeout` bounds each answer of git, not the time the caller spends between two items.
+    Bad input is refused at the call; `timeout` bounds each answer of git, not the time the caller
+    spends between two items.
     """
     cache, display = _existing_cache(source)
     wanted = [_sha(sha) for sha in shas]
-    seconds = _timeout(timeout)
-    argv = _git(cache, "cat-file", "--batch")
-    with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=_env(cache), start_new_session=True
-        )
-        writer = threading.Thread(target=_write_lines, args=(process.stdin, wanted), daemon=True)
-        writer.start()
-        reader = _TimedReader(process.stdout.fileno(), seconds)
-        try:
-            for sha in wanted:
-                yield sha, _read_blob(reader, sha, display)
-        finally:
-            _kill(process)
-            writer.join()
-            process.stdout.close()
+    return _stream_blobs(cache, display, wanted, _timeout(timeout))
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -232,9 +196,14 @@ def read_blobs(source: str | Path, shas: Iterable[str], *, timeout: float | None
 
 def _repository(url: str) -> Repository:
     try:
-        return normalize_repository(url)
+        # No DNS here: only network calls resolve, and they pin what they checked (_remote_config).
+        return normalize_repository(url, resolve=False)
     except InvalidInput as error:
         raise GitError(f"invalid repository: {error}", permanent=True) from None
+
+
+def _cache_of(repository: Repository) -> Path:
+    return Path(settings.NYXSYNC_GIT_CACHE_DIR) / hashlib.sha256(repository.url.encode()).hexdigest()
 
 
 def _branch(branch: str) -> str:
@@ -274,7 +243,8 @@ def _existing_cache(source: str | Path) -> tuple[Path, str]:
     if isinstance(source, Path):
         cache, display = source, str(source)
     else:
-        cache, display = cache_path(source), _repository(source).display
+        repository = _repository(source)
+        cache, display = _cache_of(repository), repository.display
     if not (cache / "HEAD").is_file():
         raise GitError(f"{display} has not been fetched yet", permanent=False)
     return cache, display
@@ -292,7 +262,7 @@ def _git(cache: Path | None, *args: str, config: Iterable[str] = ()) -> list[str
     return [*argv, *args]
 
 
-def _env(cache: Path | None, *, extra: dict[str, str] | None = None) -> dict[str, str]:
+def _env(*, extra: dict[str, str] | None = None) -> dict[str, str]:
     home = _home()
     env = {name: os.environ[name] for name in _INHERITED_ENV if name in os.environ}
     env.update(
@@ -313,6 +283,22 @@ def _home() -> Path:
     home = Path(settings.NYXSYNC_GIT_CACHE_DIR) / "home"
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+@dataclass(frozen=True)
+class _Remote:
+    """A repository ready to connect to: its transport re-enabled, its DNS pinned, the token in env."""
+
+    repository: Repository
+    config: tuple[str, ...]
+    env: dict[str, str] = field(repr=False)
+    token: str | None = field(repr=False)
+
+
+def _remote(url: str, token: str | None) -> _Remote:
+    repository = _repository(url)
+    config = tuple(_remote_config(repository))
+    return _Remote(repository, config, _env(extra=_auth_env(repository, token)), token)
 
 
 def _remote_config(repository: Repository) -> list[str]:
@@ -357,7 +343,7 @@ def _run(
     what: str,
     watch: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run git to completion; on the deadline (or when `watch` raises _Aborted) kill its process group."""
+    """Run git to completion; at the deadline, or when `watch` raises, kill its process group."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env, start_new_session=True
@@ -365,7 +351,7 @@ def _run(
         try:
             while process.poll() is None:
                 if deadline.remaining() <= 0:
-                    raise _Aborted(GitError(f"{what} timed out after {deadline.seconds:g} s", permanent=False))
+                    raise GitError(f"{what} timed out after {deadline.seconds:g} s", permanent=False)
                 if watch is not None:
                     watch()
                 try:
@@ -382,10 +368,8 @@ def _run(
 
 def _kill(process: subprocess.Popen) -> None:
     if process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     process.wait()
 
 
@@ -397,11 +381,13 @@ def _cache_lock(cache: Path, deadline: _Deadline):
     """One writer per cache: two workers fetching the same repository would race on refs and packs."""
     cache.parent.mkdir(parents=True, exist_ok=True)
     with open(cache.with_name(cache.name + ".lock"), "w") as handle:
-        while True:
+        for attempt in itertools.count():
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if attempt == 0:
+                    logger.info("git.lock.waiting", extra={"cache": cache.name})
                 if deadline.remaining() <= 0:
                     raise GitError("timed out waiting for another fetch of this repository", permanent=False) from None
                 time.sleep(0.05)
@@ -419,7 +405,9 @@ def _prepare_cache(cache: Path, deadline: _Deadline) -> None:
     shutil.rmtree(cache, ignore_errors=True)
     building = cache.with_name(cache.name + ".init")
     shutil.rmtree(building, ignore_errors=True)
-    result = _run(["git", "init", "--quiet", "--bare", "--", str(building)], env=_env(None), deadline=deadline, what="init")
+    # No template: nothing (sample hooks, info/exclude) is copied from the system.
+    argv = _git(None, "init", "--quiet", "--bare", "--template=", "--", str(building))
+    result = _run(argv, env=_env(), deadline=deadline, what="init")
     if result.returncode != 0:
         raise GitError("could not create the repository cache", permanent=False)
     building.rename(cache)  # atomic: a half-made cache is never seen under its real name
@@ -436,7 +424,7 @@ def _remove_leftovers(cache: Path) -> None:
             pack.unlink(missing_ok=True)
 
 
-def _fetch(repository: Repository, branch: str, cache: Path, *, token: str | None, deadline: _Deadline) -> str:
+def _fetch(remote: _Remote, branch: str, cache: Path, *, deadline: _Deadline) -> str:
     ref = f"refs/nyxsync/heads/{branch}"
     before = _Snapshot.take(cache, ref)
     limit = settings.NYXSYNC_GIT_MAX_REPO_BYTES
@@ -450,24 +438,20 @@ def _fetch(repository: Repository, branch: str, cache: Path, *, token: str | Non
         "--no-auto-maintenance",
         "--recurse-submodules=no",
         "--",
-        repository.url,
+        remote.repository.url,
         f"+refs/heads/{branch}:{ref}",
-        config=_remote_config(repository),
+        config=remote.config,
     )
 
     def watch() -> None:
         if _tree_bytes(cache) > limit:
-            raise _Aborted(GitError(f"repository is larger than the limit of {_megabytes(limit)} MB", permanent=True))
+            raise GitError(f"repository is larger than the limit of {_megabytes(limit)} MB", permanent=True)
 
-    env = _env(cache, extra=_auth_env(repository, token))
     try:
-        result = _run(argv, env=env, deadline=deadline, what="fetch", watch=watch)
+        result = _run(argv, env=remote.env, deadline=deadline, what="fetch", watch=watch)
         if result.returncode != 0:
-            raise _fetch_error(repository, branch, result.stderr, token=token, deadline=deadline)
+            raise _fetch_error(remote, branch, result.stderr, deadline=deadline)
         watch()  # a fast fetch may finish between two polls
-    except _Aborted as aborted:
-        before.restore(cache, ref)
-        raise aborted.error from None
     except GitError:
         before.restore(cache, ref)
         raise
@@ -501,13 +485,13 @@ class _Snapshot:
             shallow.unlink(missing_ok=True)
         else:
             shallow.write_bytes(self.shallow)
-        argv = _git(cache, "update-ref", "--no-deref", ref, self.commit) if self.commit else _git(cache, "update-ref", "-d", ref)
-        _run(argv, env=_env(cache), deadline=_Deadline.after(30), what="update-ref")
+        update = ("--no-deref", ref, self.commit) if self.commit else ("-d", ref)
+        _run(_git(cache, "update-ref", *update), env=_env(), deadline=_Deadline.after(30), what="update-ref")
 
 
 def _read_ref(cache: Path, ref: str) -> str | None:
     argv = _git(cache, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    result = _run(argv, env=_env(cache), deadline=_Deadline.after(30), what="rev-parse")
+    result = _run(argv, env=_env(), deadline=_Deadline.after(30), what="rev-parse")
     return result.stdout.decode().strip() if result.returncode == 0 else None
 
 
@@ -519,31 +503,38 @@ def _resolve(cache: Path, ref: str) -> str:
 
 
 def _collect_garbage(cache: Path, deadline: _Deadline) -> None:
-    # Every fetch adds a pack; gc --auto repacks once there are many and drops what no branch needs.
-    result = _run(_git(cache, "gc", "--auto", "--quiet"), env=_env(cache), deadline=deadline, what="gc")
+    """Every fetch adds a pack; gc --auto repacks once there are many and drops what no branch needs.
+
+    The fetch has succeeded by now, so a failed or killed gc is only logged (the next fetch cleans up)."""
+    try:
+        result = _run(_git(cache, "gc", "--auto", "--quiet"), env=_env(), deadline=deadline, what="gc")
+    except GitError as error:
+        logger.warning("git.gc.failed", extra={"cache": cache.name, "error": error.message})
+        return
     if result.returncode != 0:
         logger.warning("git.gc.failed", extra={"cache": cache.name, "returncode": result.returncode})
 
 
-def _fetch_error(repository: Repository, branch: str, stderr: bytes, *, token: str | None, deadline: _Deadline) -> GitError:
-    message = stderr.decode("utf-8", "replace").lower()
-    if "couldn't find remote ref" in message:
-        refs, _ = _ls_remote(repository, [], token=token, deadline=deadline)
+def _fetch_error(remote: _Remote, branch: str, stderr: bytes, *, deadline: _Deadline) -> GitError:
+    display = remote.repository.display
+    if b"couldn't find remote ref" in stderr:
+        refs, _ = _ls_remote(remote, [], deadline=deadline)
         if not refs:
-            return GitError(f"repository {repository.display} is empty (it has no commits)", permanent=True)
-        return GitError(f"branch '{branch}' not found in {repository.display}", permanent=True)
-    return _transport_error(repository, stderr, token=token, what="fetch")
+            return GitError(f"repository {display} is empty (it has no commits)", permanent=True)
+        return GitError(f"branch '{branch}' not found in {display}", permanent=True)
+    return _transport_error(remote, stderr, what="fetch")
 
 
-def _transport_error(repository: Repository, stderr: bytes, *, token: str | None, what: str) -> GitError:
+def _transport_error(remote: _Remote, stderr: bytes, *, what: str) -> GitError:
     message = stderr.decode("utf-8", "replace")
     lowered = message.lower()
+    display = remote.repository.display
     if any(marker in lowered for marker in _NOT_FOUND):
-        return GitError(f"repository not found or not reachable: {repository.display}", permanent=True)
+        return GitError(f"repository not found or not reachable: {display}", permanent=True)
     if any(marker in lowered for marker in _UNREACHABLE):
-        return GitError(f"repository not found or not reachable: {repository.display}", permanent=False)
-    last = _scrub(message.strip().splitlines()[-1] if message.strip() else "no message", token)
-    return GitError(f"git {what} failed for {repository.display}: {last[:300]}", permanent=False)
+        return GitError(f"repository not found or not reachable: {display}", permanent=False)
+    last = _scrub(message.strip().splitlines()[-1] if message.strip() else "no message", remote.token)
+    return GitError(f"git {what} failed for {display}: {last[:300]}", permanent=False)
 
 
 def _scrub(text: str, token: str | None) -> str:
@@ -571,14 +562,12 @@ def _megabytes(size: int) -> str:
 # --- reading the remote -------------------------------------------------------------------------
 
 
-def _ls_remote(
-    repository: Repository, patterns: list[str], *, token: str | None, deadline: _Deadline
-) -> tuple[dict[str, str], str | None]:
+def _ls_remote(remote: _Remote, patterns: list[str], *, deadline: _Deadline) -> tuple[dict[str, str], str | None]:
     """(ref -> sha, default branch) from `git ls-remote --symref`."""
-    argv = _git(None, "ls-remote", "--symref", "--", repository.url, *patterns, config=_remote_config(repository))
-    result = _run(argv, env=_env(None, extra=_auth_env(repository, token)), deadline=deadline, what="ls-remote")
+    argv = _git(None, "ls-remote", "--symref", "--", remote.repository.url, *patterns, config=remote.config)
+    result = _run(argv, env=remote.env, deadline=deadline, what="ls-remote")
     if result.returncode != 0:
-        raise _transport_error(repository, result.stderr, token=token, what="ls-remote")
+        raise _transport_error(remote, result.stderr, what="ls-remote")
     refs, default = {}, None
     for line in result.stdout.decode("utf-8", "surrogateescape").splitlines():
         target, _, name = line.partition("\t")
@@ -606,13 +595,32 @@ def _tree_entry(record: bytes) -> TreeEntry:
     )
 
 
+def _stream_blobs(cache: Path, display: str, shas: list[str], timeout: float) -> Iterator[tuple[str, bytes]]:
+    argv = _git(cache, "cat-file", "--batch")
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=_env(), start_new_session=True
+        )
+        # A thread writes the requests: writing them all before reading would fill both pipes.
+        writer = threading.Thread(target=_write_lines, args=(process.stdin, shas), daemon=True)
+        writer.start()
+        reader = _TimedReader(process.stdout.fileno(), timeout)
+        try:
+            for sha in shas:
+                yield sha, _read_blob(reader, sha, display)
+        finally:
+            _kill(process)
+            writer.join()
+            process.stdout.close()
+
+
 def _write_lines(pipe, lines: list[str]) -> None:
-    try:
+    # BrokenPipeError, ValueError: git was stopped (the caller stopped reading); nothing left to send.
+    with contextlib.suppress(BrokenPipeError, ValueError):
         for line in lines:
             pipe.write(f"{line}\n".encode())
+    with contextlib.suppress(BrokenPipeError, ValueError):
         pipe.close()
-    except (BrokenPipeError, ValueError):
-        pass  # git was stopped (the caller stopped reading, or an error); nothing left to send
 
 
 def _read_blob(reader: _TimedReader, sha: str, display: str) -> bytes:
@@ -623,8 +631,9 @@ def _read_blob(reader: _TimedReader, sha: str, display: str) -> bytes:
         raise GitError(f"unexpected answer from git cat-file for {sha}", permanent=False)
     if header[1] != "blob":
         raise GitError(f"object {sha} is a {header[1]}, not a blob", permanent=True)
-    content = reader.read(int(header[2]) + 1)
-    return content[:-1]  # each object ends with a newline
+    content = reader.read(int(header[2]))
+    reader.read(1)  # the newline after each object
+    return content
 
 
 class _TimedReader:

@@ -2,7 +2,7 @@
 
 All of it is hostile input. Each function returns a normalised value or raises `InvalidInput` with
 one short message saying what is wrong; nothing else happens (apart from a DNS lookup for https
-hosts other than GitHub, to refuse addresses on private networks).
+hosts other than GitHub, to refuse addresses on private networks, unless the caller opts out).
 """
 
 from __future__ import annotations
@@ -53,15 +53,19 @@ class Repository:
         return urlsplit(self.url).hostname or ""
 
 
-def normalize_repository(value: str) -> Repository:
-    """A GitHub `owner/name`, an https:// URL, or a git:// / http:// URL on an allowed local host."""
+def normalize_repository(value: str, *, resolve: bool = True) -> Repository:
+    """A GitHub `owner/name`, an https:// URL, or a git:// / http:// URL on an allowed local host.
+
+    resolve=False skips the DNS lookup (literal IP addresses are still checked): syncs.git resolves
+    and pins the addresses itself when it connects.
+    """
     _check_text(value, what="repository", max_length=MAX_URL_LENGTH)
     if value.startswith("-"):
         raise InvalidInput("repository must not start with '-'")
     if _TRANSPORT_PREFIX.match(value):
         raise InvalidInput("'<transport>::' addresses are not allowed; use an https:// URL")
     if _SCHEME.match(value):
-        return _normalize_url(value)
+        return _normalize_url(value, resolve=resolve)
     shorthand = _GITHUB_SHORTHAND.fullmatch(value)
     if shorthand:
         return _github_repository(shorthand["owner"], shorthand["name"])
@@ -125,7 +129,7 @@ def _check_text(value: object, *, what: str, max_length: int) -> None:
         raise InvalidInput(f"{what} must not contain whitespace or control characters")
 
 
-def _normalize_url(value: str) -> Repository:
+def _normalize_url(value: str, *, resolve: bool) -> Repository:
     if not value.isascii():
         raise InvalidInput("repository URL must be ASCII (write the host in its xn-- form)")
     scheme = _SCHEME.match(value)["scheme"].lower()
@@ -151,7 +155,7 @@ def _normalize_url(value: str) -> Repository:
             raise InvalidInput("not a repository URL: expected https://github.com/owner/name")
         return _github_repository(github["owner"], github["name"])
     if not private_networks_allowed(host):
-        _check_public_host(host, port or 443)
+        _check_public_host(host, port or 443, resolve=resolve)
     netloc = f"[{host}]" if ":" in host else host
     url = f"{scheme}://{netloc}{'' if port is None else f':{port}'}{path.rstrip('/')}"
     return Repository(url=url, display=url)
@@ -205,13 +209,14 @@ def _valid_path(path: str) -> str:
     return path
 
 
-def _check_public_host(host: str, port: int) -> None:
+def _check_public_host(host: str, port: int, *, resolve: bool) -> None:
     if host == "localhost" or host.endswith(".localhost"):
         raise InvalidInput(f"host {host} is on a private network")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        public_addresses(host, port)
+        if resolve:
+            public_addresses(host, port)
     else:
         _check_public_ip(address, host)
 

@@ -104,8 +104,15 @@ class GitDaemon:
             with open(self.root.parent / f"git-daemon-{self.port}.log", "wb") as log:
                 self._process = subprocess.Popen(
                     [
-                        "git", "daemon", "--reuseaddr", f"--base-path={self.root}", "--export-all",
-                        "--enable=receive-pack", "--listen=127.0.0.1", f"--port={self.port}", str(self.root),
+                        "git",
+                        "daemon",
+                        "--reuseaddr",
+                        f"--base-path={self.root}",
+                        "--export-all",
+                        "--enable=receive-pack",
+                        "--listen=127.0.0.1",
+                        f"--port={self.port}",
+                        str(self.root),
                     ],  # fmt: skip
                     env={**os.environ, **_CLEAN_GIT_ENV},
                     stdout=log,

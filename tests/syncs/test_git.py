@@ -125,7 +125,11 @@ def test_ls_tree_sees_files_symlinks_and_submodules(make_repo):
     assert entries["src/app.py"].mode == "100644"
     assert entries["src/app.py"].size == len("print('hi')\n")
     assert entries["run.sh"].mode == "100755"
-    assert (entries["link"].type, entries["link"].mode, entries["link"].size) == ("symlink", "120000", len("src/app.py"))
+    assert (entries["link"].type, entries["link"].mode, entries["link"].size) == (
+        "symlink",
+        "120000",
+        len("src/app.py"),
+    )
     submodule = entries["vendor/lib"]
     assert (submodule.type, submodule.mode, submodule.sha, submodule.size) == ("commit", "160000", library_commit, None)
 
@@ -377,12 +381,17 @@ def _fetch_in_child(url: str) -> str:
 
 
 def test_two_processes_fetching_the_same_repository_both_succeed(django_repo):
+    cache = git.cache_path(django_repo.url)
     # fork: the children inherit this test's settings (its cache directory).
     with multiprocessing.get_context("fork").Pool(2) as pool:
-        shas = pool.map(_fetch_in_child, [django_repo.url] * 2)
+        # Both children start while we hold the lock: the one that gets it next makes the other wait.
+        with git._cache_lock(cache, git._Deadline.after(30)):
+            results = pool.map_async(_fetch_in_child, [django_repo.url] * 2)
+            time.sleep(0.5)
+            assert not results.ready()
+        shas = results.get(timeout=60)
 
     assert shas == [django_repo.head] * 2
-    cache = git.cache_path(django_repo.url)
     subprocess.run(["git", f"--git-dir={cache}", "fsck", "--no-dangling"], check=True, capture_output=True)
 
 
@@ -405,6 +414,24 @@ def test_list_branches_of_an_empty_repository(make_repo):
     branches = list_branches(make_repo().url)
 
     assert branches == [] and branches.default is None
+
+
+def test_https_hosts_on_private_networks_are_refused_before_git_runs(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, 1, 6, "", ("10.0.0.7", 443))])
+    monkeypatch.setattr(subprocess, "Popen", _no_process)
+
+    with pytest.raises(GitError, match="^invalid repository: host git.example.com is on a private network$"):
+        fetch_branch("https://git.example.com/team/repo.git", "main")
+
+
+def test_the_http_server_accepts_pushes(make_repo, git_http, tmp_path):
+    repo = make_repo()
+    repo.write("a", "1").commit()
+    # Over 1 MB, so git sends the push chunked.
+    sha = repo.write("big.bin", random.Random(2).randbytes(2 * 1024 * 1024)).commit(push=False)
+    repo.git("push", "--quiet", git_http.url(repo.name), "HEAD:refs/heads/main")
+
+    assert remote_head(repo.url, "main") == sha
 
 
 def test_https_hosts_are_pinned_to_the_addresses_checked(monkeypatch):
