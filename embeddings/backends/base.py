@@ -100,7 +100,7 @@ class RetryPolicy:
 
     def call(self, fn: Callable[[], T], *, model_name: str) -> T:
         backoff = tenacity.wait_exponential_jitter(
-            initial=self.wait_seconds, max=self.max_wait_seconds, jitter=self.wait_seconds
+            multiplier=self.wait_seconds, max=self.max_wait_seconds, jitter=self.wait_seconds
         )
 
         def wait(state: tenacity.RetryCallState) -> float:

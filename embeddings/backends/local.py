@@ -81,6 +81,10 @@ def load_sentence_transformer(threads: int):
     model.eval()
     logger.info(
         "embeddings.backend.loaded",
-        extra={"embedding_model": "all-MiniLM-L6-v2", "threads": threads, "seconds": round(time.perf_counter() - started, 2)},
+        extra={
+            "embedding_model": "all-MiniLM-L6-v2",
+            "threads": threads,
+            "seconds": round(time.perf_counter() - started, 2),
+        },
     )
     return model

@@ -40,6 +40,9 @@ class OpenAIBackend(EmbeddingBackend):
     ):
         """`dimensions` > 0 is requested from the server and checked; 0 means the model's own size,
         not sent, learned from the first answer."""
+        if not (api_key.isascii() and api_key.isprintable()):
+            # httpx would refuse it later, quoting the whole header in its message.
+            raise EmbeddingError("OPENAI_API_KEY holds characters an HTTP header cannot carry", permanent=True)
         self.model = model
         self.name = PREFIX + model
         self.max_batch = max_batch
@@ -91,17 +94,18 @@ class OpenAIBackend(EmbeddingBackend):
         body = {"model": self.model, "input": texts, "encoding_format": "float"}
         if self._requested_dimensions:
             body["dimensions"] = self._requested_dimensions
+        # `from None`: httpx's own message may quote the request's headers (an illegal header value).
         try:
             response = self._client.post("embeddings", json=body)
-        except httpx.TimeoutException as exc:
+        except httpx.TimeoutException:
             raise EmbeddingError(
                 f"{self.name}: no answer from {self._host} within {self._timeout_seconds:g} s", permanent=False
-            ) from exc
+            ) from None
         except httpx.TransportError as exc:
             raise EmbeddingError(
-                f"{self.name}: cannot reach {self._host}: {self._redact(str(exc)) or type(exc).__name__}",
+                f"{self.name}: cannot reach {self._host}: {type(exc).__name__}: {self._redact(str(exc))}",
                 permanent=False,
-            ) from exc
+            ) from None
         if not response.is_success:
             raise self._http_error(response)
         return self._vectors(response, len(texts))
@@ -132,7 +136,9 @@ class OpenAIBackend(EmbeddingBackend):
                 permanent=True,
             )
         if vectors.ndim != 2:
-            raise EmbeddingError(f"{self.name}: {self._host} sent embeddings that are not lists of numbers", permanent=True)
+            raise EmbeddingError(
+                f"{self.name}: {self._host} sent embeddings that are not lists of numbers", permanent=True
+            )
         expected = self._dimensions or vectors.shape[1]
         if vectors.shape[1] != expected:
             raise EmbeddingError(

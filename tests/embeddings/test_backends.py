@@ -1,0 +1,350 @@
+"""Embedding backends: the real MiniLM model, the hashing model, and the OpenAI-compatible client
+against the local stand-in (tests/openai_standin.py). Nothing here touches the network."""
+
+import logging
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import embeddings.backends as backends
+from embeddings.backends import EmbeddingError, available_models, clear_cache, get_backend, local
+from embeddings.backends.hashing import HashingBackend
+
+READ_LINES = """\
+def read_lines(path):
+    with open(path) as handle:
+        return handle.read().splitlines()
+"""
+LOAD_TEXT_FILE = """\
+def load_text_file(filename):
+    f = open(filename, encoding="utf-8")
+    content = f.read()
+    f.close()
+    return content.split("\\n")
+"""
+FIBONACCI = """\
+def fibonacci(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+"""
+REMOTE = "openai:text-embedding-3-small"
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    backend = get_backend("all-MiniLM-L6-v2")
+    backend.warm()
+    return backend
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b)  # vectors are unit length
+
+
+# --- the registry -------------------------------------------------------------------------------
+
+
+def test_it_rejects_an_unknown_model_with_the_known_ones():
+    with pytest.raises(EmbeddingError) as caught:
+        get_backend("word2vec")
+
+    assert caught.value.permanent
+    assert (
+        str(caught.value) == "unknown embedding model 'word2vec'; known: all-MiniLM-L6-v2, hashing-256, openai:<model>"
+    )
+
+
+def test_it_lists_the_known_models_without_loading_them(settings):
+    settings.NYXSYNC_EMBEDDING_MODEL = "hashing-256"
+
+    models = {model["name"]: model for model in available_models()}
+
+    assert models["all-MiniLM-L6-v2"] == {
+        "name": "all-MiniLM-L6-v2",
+        "backend": "sentence-transformers",
+        "dimensions": 384,
+        "max_batch": settings.NYXSYNC_EMBEDDING_BATCH_SIZE,
+        "default": False,
+    }
+    assert models["hashing-256"]["default"] is True
+    assert models["openai:" + settings.OPENAI_EMBEDDING_MODEL]["backend"] == "openai"
+
+
+def test_it_imports_no_torch_to_build_backends_or_list_models():
+    script = textwrap.dedent(
+        """
+        import sys
+        from django.conf import settings
+        settings.configure(
+            NYXSYNC_EMBEDDING_MODEL="all-MiniLM-L6-v2", NYXSYNC_EMBEDDING_BATCH_SIZE=32, NYXSYNC_TORCH_THREADS=0,
+            OPENAI_BASE_URL="http://127.0.0.1:9/v1", OPENAI_API_KEY="", OPENAI_EMBEDDING_MODEL="m",
+            OPENAI_EMBEDDING_DIMENSIONS=8, OPENAI_TIMEOUT_SECONDS=1.0,
+        )
+        from embeddings.backends import available_models, get_backend
+        available_models()
+        get_backend()
+        assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
+# --- all-MiniLM-L6-v2 ---------------------------------------------------------------------------
+
+
+def test_it_embeds_code_into_normalised_384_d_vectors(minilm):
+    vectors = minilm.embed([READ_LINES, FIBONACCI, "x" * 1000])
+
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_it_ranks_a_semantically_close_snippet_above_an_unrelated_one(minilm):
+    read_lines, load_text_file, fibonacci = minilm.embed([READ_LINES, LOAD_TEXT_FILE, FIBONACCI])
+
+    assert cosine(read_lines, load_text_file) > cosine(read_lines, fibonacci) + 0.1
+
+
+def test_it_returns_the_same_warm_backend_every_time(minilm):
+    model = minilm._model
+
+    assert get_backend("all-MiniLM-L6-v2") is minilm
+    assert get_backend() is minilm  # the default model of the test settings
+    minilm.embed([READ_LINES])
+    assert minilm._model is model
+
+
+def test_it_loads_the_model_once_when_threads_race(monkeypatch):
+    loads = []
+    started = threading.Barrier(8)
+
+    class FakeModel:
+        def get_embedding_dimension(self):
+            return 384
+
+        def encode(self, texts, **kwargs):
+            return np.ones((len(texts), 384), dtype=np.float32)
+
+    def slow_load(threads):
+        loads.append(threads)
+        threading.Event().wait(0.05)  # a window for the other threads to race into
+        return FakeModel()
+
+    monkeypatch.setattr(local, "load_sentence_transformer", slow_load)
+    monkeypatch.setattr(backends, "_backends", {})  # a fresh process, as far as the registry knows
+    seen = []
+
+    def embed():
+        started.wait()
+        backend = get_backend("all-MiniLM-L6-v2")
+        backend.embed(["x"])
+        seen.append(backend)
+
+    threads = [threading.Thread(target=embed) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(loads) == 1
+    assert len(seen) == 8 and all(backend is seen[0] for backend in seen)
+
+
+# --- hashing-256 --------------------------------------------------------------------------------
+
+
+def test_it_hashes_the_same_text_to_the_same_vector():
+    texts = [READ_LINES, FIBONACCI]
+
+    first = HashingBackend().embed(texts)
+    again = get_backend("hashing-256").embed(texts)
+
+    assert first.shape == (2, 256) and first.dtype == np.float32
+    assert np.array_equal(first, again)
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+
+
+def test_it_hashes_similar_code_closer_than_unrelated_code():
+    edited = READ_LINES.replace("handle", "stream")
+    original, similar, unrelated = HashingBackend().embed([READ_LINES, edited, FIBONACCI])
+
+    assert cosine(original, similar) > 0.7
+    assert cosine(original, similar) > cosine(original, unrelated) + 0.3
+
+
+def test_it_gives_text_without_tokens_a_unit_vector():
+    vectors = HashingBackend().embed(["", "{}"])
+
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+# --- OpenAI-compatible, against the stand-in ----------------------------------------------------
+
+
+def test_it_embeds_through_an_openai_compatible_server(openai_backend, openai_standin):
+    texts = [READ_LINES, FIBONACCI]
+
+    vectors = openai_backend.embed(texts)
+
+    assert np.allclose(vectors, HashingBackend(dimensions=256).embed(texts), atol=1e-6)
+    assert openai_standin.requests == [
+        {"model": "text-embedding-3-small", "input": texts, "encoding_format": "float", "dimensions": 256}
+    ]
+
+
+def test_it_orders_vectors_by_their_index(openai_backend, openai_standin):
+    openai_standin.tamper = lambda answer: {**answer, "data": answer["data"][::-1]}
+    texts = [READ_LINES, FIBONACCI, LOAD_TEXT_FILE]
+
+    vectors = openai_backend.embed(texts)
+
+    assert np.allclose(vectors, HashingBackend(dimensions=256).embed(texts), atol=1e-6)
+
+
+def test_it_splits_inputs_into_batches_of_max_batch(openai_settings, openai_standin):
+    openai_settings.OPENAI_EMBEDDING_BATCH_SIZE = 4
+    texts = [f"def f{i}(): return {i}" for i in range(10)]
+
+    vectors = get_backend(REMOTE).embed(texts)
+
+    assert [len(request["input"]) for request in openai_standin.requests] == [4, 4, 2]
+    assert np.allclose(vectors, HashingBackend(dimensions=256).embed(texts), atol=1e-6)
+
+
+def test_it_retries_after_429_and_500_then_succeeds(openai_backend, openai_standin, caplog):
+    openai_standin.fail_next(1, 429, retry_after=0.05)
+    openai_standin.fail_next(1, 500)
+
+    with caplog.at_level(logging.WARNING, logger="embeddings"):
+        vectors = openai_backend.embed([READ_LINES])
+
+    assert vectors.shape == (1, 256)
+    assert len(openai_standin.requests) == 3
+    retries = [record for record in caplog.records if record.getMessage() == "embeddings.backend.retry"]
+    assert [record.attempt for record in retries] == [1, 2]
+    assert retries[0].wait_seconds == 0.05  # the server's Retry-After
+    assert "answered 429" in retries[0].error and "answered 500" in retries[1].error
+
+
+def test_it_caps_a_long_retry_after(openai_backend, openai_standin, caplog):
+    openai_standin.fail_next(1, 429, retry_after=3600)
+
+    with caplog.at_level(logging.WARNING, logger="embeddings"):
+        openai_backend.embed([READ_LINES])
+
+    (retry,) = [record for record in caplog.records if record.getMessage() == "embeddings.backend.retry"]
+    assert retry.wait_seconds == 0.2  # NYXSYNC_EMBEDDING_RETRY_MAX_WAIT_SECONDS of openai_settings
+
+
+def test_it_retries_a_timeout(openai_backend, openai_standin):
+    openai_standin.fail_next(1, "timeout")
+
+    vectors = openai_backend.embed([READ_LINES])
+
+    assert vectors.shape == (1, 256)
+    assert len(openai_standin.requests) == 2
+
+
+def test_it_gives_up_after_a_bounded_number_of_attempts(openai_backend, openai_standin):
+    openai_standin.fail_next(10, 503)
+
+    with pytest.raises(EmbeddingError) as caught:
+        openai_backend.embed([READ_LINES])
+
+    assert not caught.value.permanent
+    assert "answered 503" in str(caught.value) and "gave up after 4 attempts" in str(caught.value)
+    assert len(openai_standin.requests) == 4
+
+
+def test_it_reports_an_unreachable_server_as_transient(openai_settings):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    openai_settings.OPENAI_BASE_URL = f"http://127.0.0.1:{port}/v1"
+
+    with pytest.raises(EmbeddingError) as caught:
+        get_backend(REMOTE).embed([READ_LINES])
+
+    assert not caught.value.permanent
+    assert "cannot reach 127.0.0.1" in str(caught.value)
+
+
+def test_it_fails_at_once_on_a_bad_key_without_revealing_it(openai_settings, openai_standin, caplog):
+    key = "sk-wrong-0123456789-secret"
+    openai_settings.OPENAI_API_KEY = key
+    backend = get_backend(REMOTE)
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(EmbeddingError) as caught:
+        backend.embed([READ_LINES])
+
+    assert caught.value.permanent
+    assert str(caught.value) == (
+        "openai:text-embedding-3-small: 127.0.0.1 answered 401 (check OPENAI_API_KEY): "
+        "Incorrect API key provided: [redacted]."
+    )
+    assert len(openai_standin.requests) == 1
+    assert key not in repr(caught.value) + repr(backend) + repr(backend._client.headers) + caplog.text
+
+
+def test_it_refuses_a_key_no_header_can_carry_without_quoting_it(openai_settings):
+    openai_settings.OPENAI_API_KEY = "sk-secret\nsecond-line"
+
+    with pytest.raises(EmbeddingError) as caught:
+        get_backend(REMOTE)
+
+    assert caught.value.permanent
+    assert str(caught.value) == "OPENAI_API_KEY holds characters an HTTP header cannot carry"
+
+
+def test_it_fails_at_once_on_a_model_the_server_does_not_have(openai_settings, openai_standin):
+    with pytest.raises(EmbeddingError) as caught:
+        get_backend("openai:no-such-model").embed([READ_LINES])
+
+    clear_cache("openai:no-such-model")
+    assert caught.value.permanent
+    assert "answered 404 (check the model name and OPENAI_BASE_URL)" in str(caught.value)
+    assert "The model `no-such-model` does not exist" in str(caught.value)
+    assert len(openai_standin.requests) == 1
+
+
+def test_it_refuses_vectors_of_the_wrong_dimension(openai_backend, openai_standin):
+    def truncate(answer):
+        return {**answer, "data": [{**row, "embedding": row["embedding"][:100]} for row in answer["data"]]}
+
+    openai_standin.tamper = truncate
+
+    with pytest.raises(EmbeddingError) as caught:
+        openai_backend.embed([READ_LINES])
+
+    assert caught.value.permanent
+    assert "sent 100-dimensional vectors, expected 256 (OPENAI_EMBEDDING_DIMENSIONS)" in str(caught.value)
+    assert len(openai_standin.requests) == 1
+
+
+def test_it_refuses_an_answer_with_missing_vectors(openai_backend, openai_standin):
+    openai_standin.tamper = lambda answer: {**answer, "data": answer["data"][:1]}
+
+    with pytest.raises(EmbeddingError) as caught:
+        openai_backend.embed([READ_LINES, FIBONACCI])
+
+    assert caught.value.permanent
+    assert "sent 1 vectors (indexes [0]) for 2 inputs" in str(caught.value)
+
+
+def test_it_learns_the_dimension_when_none_is_configured(openai_settings, openai_standin):
+    openai_settings.OPENAI_EMBEDDING_DIMENSIONS = 0
+    backend = get_backend(REMOTE)
+
+    assert backend.describe()["dimensions"] is None
+    assert openai_standin.requests == []
+    assert backend.embed([READ_LINES]).shape == (1, 256)
+    assert backend.dimensions == 256
+    assert "dimensions" not in openai_standin.requests[0]
