@@ -75,6 +75,8 @@ def vectors_write(model: EmbeddingModel, hashes: list[str], embeddings: np.ndarr
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS incoming_vectors (content_hash varchar(64), embedding vector) ON COMMIT DELETE ROWS"
         )
+        # Inside an outer transaction (a test, a caller's atomic block) rows of the last call remain.
+        cursor.execute("TRUNCATE incoming_vectors")
         with cursor.cursor.copy("COPY incoming_vectors (content_hash, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.set_types(["varchar", "vector"])
             for content_hash, vector in zip(hashes, embeddings, strict=True):

@@ -1,0 +1,36 @@
+"""Fixtures for sync tests: a fast real embedding model, and a helper to sync in process."""
+
+import pytest
+
+from syncs import services
+from syncs.models import SyncRun
+from syncs.pipeline import sync_run_execute
+
+
+@pytest.fixture
+def fast_model(settings):
+    """hashing-256: a real (deterministic, lexical) model that embeds thousands of chunks a second."""
+    settings.NYXSYNC_EMBEDDING_MODEL = "hashing-256"
+    return "hashing-256"
+
+
+@pytest.fixture
+def sync_now(git_cache, fast_model):
+    """sync_now(project_sync) -> SyncRun: trigger and run one sync in this process."""
+
+    def run(project_sync) -> SyncRun:
+        run, created = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
+        assert created
+        return sync_run_execute(run.pk)
+
+    return run
+
+
+@pytest.fixture
+def link(owner):
+    """link(repo, branch="main", name=None) -> ProjectSync owned by `owner`."""
+
+    def make(repo, branch: str = "main", name: str | None = None, user=None):
+        return services.project_sync_link(owner=user or owner, repository=repo.url, branch=branch, name=name or repo.name)
+
+    return make
