@@ -33,10 +33,11 @@ def database_url(name: str | None = None) -> str:
 class WorkerProcess:
     """One `celery worker` process (prefork, one child) in its own process group."""
 
-    def __init__(self, log_dir: Path, *, concurrency: int = 1, extra_env: dict | None = None):
+    def __init__(self, log_dir: Path, *, concurrency: int = 1, queues: str | None = None, extra_env: dict | None = None):
         self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
         self.log_path = log_dir / f"{self.name.split('@')[0]}.log"
         self.concurrency = concurrency
+        self.queues = queues or settings.CELERY_TASK_DEFAULT_QUEUE
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
@@ -49,7 +50,7 @@ class WorkerProcess:
     def start(self) -> "WorkerProcess":
         command = [
             sys.executable, "-m", "celery", "-A", "nyxsync", "worker", "--loglevel", "INFO",
-            "--concurrency", str(self.concurrency), "--hostname", self.name,
+            "--concurrency", str(self.concurrency), "--hostname", self.name, "--queues", self.queues,
             "--without-gossip", "--without-mingle",
         ]
         log = open(self.log_path, "ab")

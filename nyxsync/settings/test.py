@@ -1,8 +1,17 @@
 """Test settings: the same embedded services, a test database (pytest-django's `test_nyxsync`)
 and a Redis database of its own, so the suite never touches the data of `make run`."""
 
+import os
+
 from .base import *  # noqa: F401,F403
-from .base import REDIS, _celery_url, embedded, env
+from .base import DATABASES, REDIS, _celery_url, embedded, env
+
+# Test runs may overlap on one machine (several developers or checkouts sharing the embedded
+# servers): each pytest process gets its own test database and Celery queue. Its subprocesses
+# (workers, web servers) inherit the id through the environment.
+TEST_RUN_ID = os.environ.setdefault("NYXSYNC_TEST_RUN_ID", str(os.getpid()))
+DATABASES["default"]["TEST"] = {"NAME": f"test_nyxsync_{TEST_RUN_ID}"}
+CELERY_TASK_DEFAULT_QUEUE = f"nyxsync-test-{TEST_RUN_ID}"
 
 # Redis databases 1..15, one per pytest-xdist worker: each has its own Celery queue.
 _REDIS_DB = 1 + int(env.str("PYTEST_XDIST_WORKER", default="gw0").removeprefix("gw") or 0) % 15
