@@ -1,6 +1,6 @@
 """Chunking benchmark: size, speed and release-to-release reuse of embeddings.chunking.
 
-    .venv/bin/python bench/chunking.py [--package celery] [--versions 5.5.0 5.5.1 5.5.2 5.5.3]
+    .venv/bin/python bench/chunking.py [--package celery] [--versions 5.4.0 5.5.0 5.5.1 5.5.2 5.5.3]
 
 Downloads the sdists of successive releases with pip (into --cache), chunks every text file of
 each, and prints per release: files, chunks, mean/max chunk characters, share of chunks over the
@@ -37,7 +37,7 @@ Chunker = Callable[[str, str, int], list[str]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--package", default="celery")
-    parser.add_argument("--versions", nargs="+", default=["5.5.0", "5.5.1", "5.5.2", "5.5.3"])
+    parser.add_argument("--versions", nargs="+", default=["5.4.0", "5.5.0", "5.5.1", "5.5.2", "5.5.3"])
     parser.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nyxsync-bench"))
     args = parser.parse_args()
@@ -73,12 +73,13 @@ def main() -> None:
 
 def _print_release(version: str, files: dict[str, str], texts: list[str], count_tokens, limit: int) -> None:
     sizes = [len(text) for text in texts]
-    over = sum(count_tokens(text) > MODEL_WINDOW_TOKENS for text in texts)
+    tokens = [count_tokens(text) for text in texts]
+    over = sum(count > MODEL_WINDOW_TOKENS for count in tokens)
     seconds = min(_time_chunking(files, limit) for _ in range(3))
     print(
         f"{version}: {len(files)} files, {len(texts)} chunks, mean {statistics.mean(sizes):.0f} chars,"
-        f" median {statistics.median(sizes):.0f}, max {max(sizes)}, over {MODEL_WINDOW_TOKENS} tokens"
-        f" {over} ({over / len(texts):.1%}), chunked in {seconds * 1000:.0f} ms"
+        f" median {statistics.median(sizes):.0f}, max {max(sizes)}, {sum(sizes) / sum(tokens):.2f} chars/token,"
+        f" over {MODEL_WINDOW_TOKENS} tokens {over} ({over / len(texts):.1%}), chunked in {seconds * 1000:.0f} ms"
     )
 
 

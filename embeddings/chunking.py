@@ -5,7 +5,8 @@ Conventions the pipeline and search rely on:
 - A chunk's text is the lines start_line..end_line joined with "\\n", without a trailing newline, so
   a CRLF file and its LF twin share chunks. It never starts or ends with a blank line. The text is
   the file's content only, never its path: identical content anywhere (another file, branch or
-  project) has the same content_hash and reuses the stored vector.
+  project) has the same content_hash and reuses the stored vector. content_hash is the SHA-256 of
+  the text in UTF-8 (lone surrogates, left by a surrogateescape decoding, encoded "surrogatepass").
 - A line longer than max_chars (minified code, data) is cut into pieces on that line
   (start_line == end_line); each piece is a slice of the line, in order, and pieces that would be
   whitespace only are dropped.
@@ -227,7 +228,7 @@ class _Splitter:
 
 
 _OPENERS = (":", "{", "(", "[", ",", "=", "\\", "=>", "->")
-_PREFIXES = ("@", "#[", "[<")
+_PREFIXES = ("@", "#[")
 _DELIMITER = re.compile(r"[\s;,{}()\[\]]+")
 
 
