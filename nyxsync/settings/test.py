@@ -1,5 +1,5 @@
-"""Test settings: the same embedded services, a test database (pytest-django's `test_nyxsync`)
-and a Redis database of its own, so the suite never touches the data of `make run`."""
+"""Test settings: the same embedded services, a test database of the run's own and a Redis
+database apart, so the suite never touches the data of `make run`."""
 
 import os
 
