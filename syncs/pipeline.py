@@ -64,7 +64,10 @@ def _execute(run: SyncRun) -> None:
         services.sync_run_finish(run, status=SyncRun.Status.CANCELLED, error="cancelled", error_phase=run.phase)
     except Exception as exc:
         progress.close_phase()
-        logger.error("sync.run.error", extra={"run_id": str(run.uuid), "phase": run.phase}, exc_info=True)
+        if _expected(exc):  # bad input or an outside service: the run's error says it all
+            logger.warning("sync.run.error", extra={"run_id": str(run.uuid), "phase": run.phase, "error": str(exc)})
+        else:
+            logger.error("sync.run.error", extra={"run_id": str(run.uuid), "phase": run.phase}, exc_info=True)
         _clean_staged(sync)
         services.sync_run_finish(run, status=SyncRun.Status.FAILED, error=_describe(exc), error_phase=run.phase)
 
@@ -171,11 +174,15 @@ def _clean_staged(sync) -> None:
         logger.warning("sync.cleanup.failed", extra={"project_sync_id": sync.pk}, exc_info=True)
 
 
-def _describe(exc: Exception) -> str:
+def _expected(exc: Exception) -> bool:
     from embeddings.backends import EmbeddingError
     from syncs.repository_input import InvalidInput
 
-    if isinstance(exc, (git.GitError, EmbeddingError, InvalidInput)):
+    return isinstance(exc, (git.GitError, EmbeddingError, InvalidInput))
+
+
+def _describe(exc: Exception) -> str:
+    if _expected(exc):
         return str(exc)
     first_line = (str(exc).strip().splitlines() or [""])[0][:300]
     return f"internal error ({type(exc).__name__}): {first_line}" if first_line else f"internal error ({type(exc).__name__})"

@@ -7,13 +7,18 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
-from embeddings.chunking import chunk_text
+from embeddings import chunking
 from embeddings.models import Chunk, SourceFile, Vector
 from embeddings.search import search
 from syncs.models import SyncRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TENACITY = Path(settings.BASE_DIR) / ".venv/lib/python3.11/site-packages/tenacity"
+
+
+def chunk_text(path: str, text: str):
+    """The chunks the pipeline makes of a file (at the configured size)."""
+    return chunking.chunk_text(path, text, max_chars=settings.NYXSYNC_CHUNK_MAX_CHARS)
 
 
 def live_paths(project_sync) -> dict[str, int]:

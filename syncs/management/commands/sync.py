@@ -32,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["verbosity"] < 2:  # the progress bar and the summary say it all
             for name in ("syncs", "embeddings", "projects"):
-                logging.getLogger(name).setLevel(logging.WARNING)
+                logging.getLogger(name).setLevel(logging.ERROR)
         owner = user_by_username(options["owner"])
         try:
             sync = services.project_sync_link(owner=owner, repository=options["repo"], branch=options["branch"], name=options["project"])
