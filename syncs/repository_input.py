@@ -100,12 +100,14 @@ def validate_branch(name: str) -> str:
 
 def public_addresses(host: str, port: int) -> list[str]:
     """The addresses `host` resolves to, refused if any of them is on a private network."""
+    # getaddrinfo has no timeout of its own: wait for it in a thread, and leave that thread behind.
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            # getaddrinfo has no timeout of its own; the worker thread finishes in the background.
-            infos = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM).result(DNS_TIMEOUT_SECONDS)
+        infos = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM).result(DNS_TIMEOUT_SECONDS)
     except (OSError, concurrent.futures.TimeoutError):
         raise InvalidInput(f"host {host} could not be resolved") from None
+    finally:
+        pool.shutdown(wait=False)
     addresses = sorted({info[4][0] for info in infos})
     for address in addresses:
         _check_public_ip(ipaddress.ip_address(address.split("%", 1)[0]), host)
@@ -149,7 +151,7 @@ def _normalize_url(value: str, *, resolve: bool) -> Repository:
     path = _valid_path(parts.path)
     if scheme in _INSECURE_SCHEMES and host not in _insecure_hosts():
         raise InvalidInput(f"{scheme}:// is only allowed for local test hosts; use an https:// URL")
-    if host == GITHUB_HOST and port is None:
+    if host == GITHUB_HOST and port in (None, 443):
         github = _GITHUB_PATH.fullmatch(path)
         if not github:
             raise InvalidInput("not a repository URL: expected https://github.com/owner/name")

@@ -16,6 +16,7 @@ Fixtures (registered for the whole suite in tests/conftest.py):
       fetch_branch(repo.url, "main")      # or git_http.url(repo.name)
 
 - `git_cache` (function): points NYXSYNC_GIT_CACHE_DIR at a fresh temporary directory.
+- `git_served_root` (session): the directory both servers serve; `create_bare_repo(root, name)`.
 
 Each pytest-xdist worker runs its own servers on free ports; both stop at the end of the session.
 """
@@ -113,7 +114,7 @@ class GitDaemon:
                         "--listen=127.0.0.1",
                         f"--port={self.port}",
                         str(self.root),
-                    ],  # fmt: skip
+                    ],
                     env={**os.environ, **_CLEAN_GIT_ENV},
                     stdout=log,
                     stderr=log,

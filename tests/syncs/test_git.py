@@ -109,13 +109,14 @@ def test_it_fetches_each_branch_on_its_own(make_repo):
     assert fetch_branch(repo.url, "main") == main
 
 
-def test_ls_tree_sees_files_symlinks_and_submodules(make_repo):
+def test_ls_tree_sees_files_symlinks_and_submodules(make_repo, git_http):
     library = make_repo()
     library_commit = library.write("lib.py", "x = 1\n").commit()
     repo = make_repo()
     repo.write("src/app.py", "print('hi')\n").write("run.sh", "#!/bin/sh\n").symlink("link", "src/app.py")
     (repo.work / "run.sh").chmod(0o755)
-    repo.write(".gitmodules", f'[submodule "vendor/lib"]\n\tpath = vendor/lib\n\turl = {library.url}\n')
+    library_url = git_http.url(library.name)
+    repo.write(".gitmodules", f'[submodule "vendor/lib"]\n\tpath = vendor/lib\n\turl = {library_url}\n')
     sha = repo.submodule("vendor/lib", library_commit).commit()
     fetch_branch(repo.url, "main")
 
@@ -132,6 +133,7 @@ def test_ls_tree_sees_files_symlinks_and_submodules(make_repo):
     )
     submodule = entries["vendor/lib"]
     assert (submodule.type, submodule.mode, submodule.sha, submodule.size) == ("commit", "160000", library_commit, None)
+    assert not [path for _, path, _ in git_http.requests if library.name in path]  # submodules are never fetched
 
 
 def test_ls_tree_keeps_paths_that_are_not_utf8(make_repo):
@@ -154,7 +156,7 @@ def test_read_blobs_returns_exact_bytes(make_repo):
         "latin1.txt": "café\r\n".encode("latin-1"),
         "empty.txt": b"",
         "no-newline.txt": b"last line",
-        "big.bin": random.Random(1).randbytes(3 * 1024 * 1024),
+        "big.bin": random.Random(1).randbytes(2 * 1024 * 1024 + 7),
     }
     for path, content in contents.items():
         repo.write(path, content)
@@ -306,7 +308,7 @@ def test_a_repository_over_the_size_limit_is_aborted_and_the_cache_stays_usable(
     repo = make_repo()
     small = repo.write("a.txt", "small").commit()
     assert fetch_branch(repo.url, "main") == small
-    big = repo.write("big.bin", random.Random(0).randbytes(8 * 1024 * 1024)).commit()
+    big = repo.write("big.bin", random.Random(0).randbytes(3 * 1024 * 1024)).commit()
     settings.NYXSYNC_GIT_MAX_REPO_BYTES = 1024 * 1024
 
     with pytest.raises(GitError, match=r"^repository is larger than the limit of 1 MB$") as raised:
@@ -422,6 +424,14 @@ def test_https_hosts_on_private_networks_are_refused_before_git_runs(monkeypatch
 
     with pytest.raises(GitError, match="^invalid repository: host git.example.com is on a private network$"):
         fetch_branch("https://git.example.com/team/repo.git", "main")
+
+
+def test_repo_builder_commits_are_deterministic(make_repo):
+    first, second = make_repo(), make_repo()
+
+    shas = [repo.write("a.txt", "same").symlink("l", "a.txt").commit("same") for repo in (first, second)]
+
+    assert shas[0] == shas[1]
 
 
 def test_the_http_server_accepts_pushes(make_repo, git_http, tmp_path):

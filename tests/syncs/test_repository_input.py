@@ -3,9 +3,11 @@
 import re
 import socket
 import subprocess
+import time
 
 import pytest
 
+from syncs import repository_input
 from syncs.repository_input import InvalidInput, Repository, normalize_repository, validate_branch
 
 GOOD_REPOSITORIES = [
@@ -16,6 +18,7 @@ GOOD_REPOSITORIES = [
     ("https://github.com/owner/name.git", Repository("https://github.com/owner/name.git", "owner/name", "owner/name")),
     ("https://github.com/owner/name/", Repository("https://github.com/owner/name.git", "owner/name", "owner/name")),
     ("HTTPS://GitHub.com/Owner/Name", Repository("https://github.com/Owner/Name.git", "Owner/Name", "Owner/Name")),
+    ("https://github.com:443/owner/name", Repository("https://github.com/owner/name.git", "owner/name", "owner/name")),
     ("git://127.0.0.1:9418/repo.git", Repository("git://127.0.0.1:9418/repo.git", "git://127.0.0.1:9418/repo.git")),
     ("http://localhost:8080/team/repo.git", Repository("http://localhost:8080/team/repo.git", "http://localhost:8080/team/repo.git")),
     ("https://127.0.0.1:8443/repo.git/", Repository("https://127.0.0.1:8443/repo.git", "https://127.0.0.1:8443/repo.git")),
@@ -159,6 +162,16 @@ def test_it_accepts_hosts_that_resolve_to_public_addresses(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", _resolves_to("93.184.216.34", "2606:2800:220:1::1"))
 
     assert normalize_repository("https://Git.Example.com/team/repo.git").url == "https://git.example.com/team/repo.git"
+
+
+def test_a_slow_resolver_is_given_up_on(monkeypatch):
+    monkeypatch.setattr(repository_input, "DNS_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(1))
+    started = time.monotonic()
+
+    with pytest.raises(InvalidInput, match="host git.example.com could not be resolved"):
+        normalize_repository("https://git.example.com/team/repo.git")
+    assert time.monotonic() - started < 0.9
 
 
 def test_it_refuses_hosts_that_do_not_resolve(monkeypatch):
