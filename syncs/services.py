@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from django.db import IntegrityError, transaction
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from projects.models import Project
@@ -209,3 +208,125 @@ def sync_runs_sweep(*, lost_after_seconds: int = 120, redispatch_after_seconds: 
             _send_task(run)
             redispatched += 1
     return {"lost": lost, "redispatched": redispatched}
+
+
+# --- API and integrations (issue 5): link, branches, auto-sync settings, removal and purge -------
+
+
+class SyncConflict(Exception):
+    """The branch or project is busy (a run is active or holds its lock); try again later."""
+
+
+MAX_AUTO_SYNC_INTERVAL_MINUTES = 7 * 24 * 60
+
+
+def project_link_new(*, owner, repository: str, branch: str, name: str | None = None) -> ProjectSync:
+    """A new project for `repository` with its first branch. Unlike project_sync_link, an existing
+    project of the same name is an error (ProjectError), not reused. Changes nothing on error."""
+    repo = normalize_repository(repository)
+    branch = validate_branch(branch)
+    name = name or repo.display.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    with transaction.atomic():
+        project = project_create(owner=owner, name=name, repository=repo.display)
+        sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)
+    logger.info("project.linked", extra={"project_id": str(project.uuid), "project_sync_id": str(sync.uuid)})
+    return sync
+
+
+def project_sync_add(
+    *, project: Project, branch: str, auto_sync: bool = False, auto_sync_interval_minutes: int | None = None
+) -> ProjectSync:
+    """Sync one more branch of the project's repository."""
+    branch = validate_branch(branch)
+    _check_schedule(auto_sync, auto_sync_interval_minutes)
+    existing = project.syncs.first()
+    repository_url = existing.repository_url if existing else normalize_repository(project.repository).url
+    try:
+        with transaction.atomic():
+            sync = ProjectSync.objects.create(
+                project=project,
+                repository_url=repository_url,
+                branch=branch,
+                auto_sync=auto_sync,
+                auto_sync_interval_minutes=auto_sync_interval_minutes,
+            )
+    except IntegrityError as exc:
+        raise ProjectError(f"branch {branch!r} is already synced") from exc
+    logger.info("project_sync.added", extra={"project_sync_id": str(sync.uuid)})
+    return sync
+
+
+def project_sync_update_schedule(
+    *, project_sync: ProjectSync, auto_sync: bool, auto_sync_interval_minutes: int | None
+) -> ProjectSync:
+    """Turn scheduled syncs of a branch on or off. Turning them on (or changing the interval)
+    makes the branch due at once, so the first check does not wait a whole interval."""
+    _check_schedule(auto_sync, auto_sync_interval_minutes)
+    changes = {"auto_sync": auto_sync, "auto_sync_interval_minutes": auto_sync_interval_minutes, "updated_at": timezone.now()}
+    if auto_sync and (
+        not project_sync.auto_sync or project_sync.auto_sync_interval_minutes != auto_sync_interval_minutes
+    ):
+        changes["next_check_at"] = None
+    ProjectSync.objects.filter(pk=project_sync.pk).update(**changes)
+    project_sync.refresh_from_db()
+    logger.info("project_sync.schedule_changed", extra={"project_sync_id": str(project_sync.uuid), "auto_sync": auto_sync})
+    return project_sync
+
+
+def _check_schedule(auto_sync: bool, interval: int | None) -> None:
+    if interval is not None and not 1 <= interval <= MAX_AUTO_SYNC_INTERVAL_MINUTES:
+        raise ProjectError(f"auto_sync_interval_minutes must be between 1 and {MAX_AUTO_SYNC_INTERVAL_MINUTES}")
+    if auto_sync and interval is None:
+        raise ProjectError("auto_sync needs auto_sync_interval_minutes")
+
+
+def project_sync_remove(*, project_sync: ProjectSync) -> None:
+    """Stop syncing a branch and delete its manifest, chunks and run history (vectors are shared
+    by content hash and stay). Refused with SyncConflict while one of its runs is active."""
+    _delete_project_syncs([project_sync])
+    logger.info("project_sync.removed", extra={"project_sync_id": str(project_sync.uuid)})
+
+
+def project_purge(*, project: Project) -> None:
+    """Delete a soft-deleted project for good: its branches' manifests, chunks, runs, webhook
+    deliveries and the project row. Vectors are shared by content hash with other branches and
+    projects (a running sync may be about to reference one), so they stay; collecting vectors no
+    chunk references is a separate, global job. Refused with SyncConflict while a run is active."""
+    from projects.models import WebhookDelivery
+
+    if project.deleted_at is None:
+        raise ProjectError("only a deleted project can be purged")
+    _delete_project_syncs(list(ProjectSync.objects.filter(project=project)))
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(project=project).delete()
+        Project.objects.filter(pk=project.pk).delete()
+    logger.info("project.purged", extra={"project_id": str(project.uuid)})
+
+
+def _delete_project_syncs(project_syncs: list[ProjectSync]) -> None:
+    from contextlib import ExitStack
+
+    from syncs.locks import project_sync_lock
+
+    with ExitStack() as locks:
+        # Each branch's run lock, in id order: no worker can start (or be running) a run of
+        # these branches while their rows go.
+        for sync in sorted(project_syncs, key=lambda sync: sync.pk):
+            if not locks.enter_context(project_sync_lock(sync.pk)):
+                raise SyncConflict(f"branch {sync.branch!r} is being synced; cancel the run or try again later")
+        for sync in project_syncs:
+            sync_runs_mark_lost(sync)  # we hold the lock: a run still marked running lost its worker
+        ids = [sync.pk for sync in project_syncs]
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Waiting runs go with their branch: a task that arrives later finds no run and stops.
+            cursor.execute(
+                "DELETE FROM embeddings_chunk WHERE file_id IN (SELECT id FROM embeddings_sourcefile WHERE project_sync_id = ANY(%s))",
+                [ids],
+            )
+            cursor.execute("DELETE FROM embeddings_sourcefile WHERE project_sync_id = ANY(%s)", [ids])
+            SyncRun.objects.filter(project_sync_id__in=ids).delete()
+            ProjectSync.objects.filter(pk__in=ids).delete()
+            projects = {sync.project for sync in project_syncs}
+            for project in projects:
+                if Project.objects.filter(pk=project.pk).exists():
+                    project_refresh_status(project)

@@ -21,7 +21,7 @@ def _secret(name: str, *, default=None):
         try:
             return Path(env.str(f"{name}_FILE")).read_text().strip()
         except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE: cannot read {exc.filename}: {exc.strerror}")
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {exc.filename}: {exc.strerror}") from None
     return env.str(name, default=default)
 
 
