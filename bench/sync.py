@@ -115,7 +115,10 @@ def _print_full(run, wall: float, model_seconds: float, backend) -> None:
     from embeddings.models import Chunk
 
     chunks = run.chunks_embedded + run.chunks_reused
-    phases = ", ".join(f"{phase} {seconds:.2f}" for phase, seconds in run.phase_seconds.items())
+    from syncs.models import SyncRun
+
+    order = [phase for phase in SyncRun.Phase.values if phase in run.phase_seconds]
+    phases = ", ".join(f"{phase} {run.phase_seconds[phase]:.2f}" for phase in order)
     print(f"full sync: {run.files_seen} files, {chunks} chunks ({run.chunks_embedded} embedded) in {wall:.1f} s = {chunks / wall:.1f} chunks/s")
     print(f"  phases (s): {phases}")
     outside = wall - model_seconds

@@ -98,3 +98,29 @@ def _register_vector_type() -> None:
 
         register_vector(raw)
         raw._nyxsync_vector_registered = True
+
+
+def vectors_collect_garbage(*, older_than_days: float = 7, dry_run: bool = False, batch: int = 10_000) -> int:
+    """Delete vectors no chunk refers to any more (in any branch, snapshot or model), created more
+    than `older_than_days` ago. A vector a chunk refers to is never touched, so no read can lose
+    one; the grace period covers a run that has stored vectors and not yet staged their chunks."""
+    where = (
+        "v.created_at < now() - make_interval(secs => %s) "
+        "AND NOT EXISTS (SELECT 1 FROM embeddings_chunk c WHERE c.content_hash = v.content_hash)"
+    )
+    params = [older_than_days * 86400]
+    with connection.cursor() as cursor:
+        if dry_run:
+            cursor.execute(f"SELECT count(*) FROM embeddings_vector v WHERE {where}", params)
+            return cursor.fetchone()[0]
+        deleted = 0
+        while True:  # in batches: short transactions, no long lock on the table
+            cursor.execute(
+                f"DELETE FROM embeddings_vector WHERE id IN (SELECT v.id FROM embeddings_vector v WHERE {where} LIMIT %s)",
+                [*params, batch],
+            )
+            deleted += cursor.rowcount
+            if cursor.rowcount < batch:
+                break
+    logger.info("embeddings.gc.finished", extra={"deleted": deleted})
+    return deleted
