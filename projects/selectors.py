@@ -24,3 +24,14 @@ def project_get_for_user(user, *, uuid=None, name: str | None = None, owner=None
     if name is not None:
         projects = projects.filter(name=name, owner=owner or user)
     return projects.first()
+
+
+def projects_get_for_user(user, *, uuids) -> list[Project]:
+    """The projects among `uuids` that `user` may see; invalid, missing and foreign ids are left out."""
+    valid = []
+    for value in uuids:
+        try:
+            valid.append(uuid_module.UUID(str(value)))
+        except ValueError:
+            continue
+    return list(projects_for_user(user).filter(uuid__in=valid))

@@ -35,3 +35,29 @@ def sync_run_get_for_user(user, uuid) -> SyncRun | None:
         .filter(uuid=uuid, project_sync__project__in=projects_for_user(user))
         .first()
     )
+
+
+def sync_runs_current(project_syncs) -> dict[int, SyncRun]:
+    """ProjectSync id -> the run its live panel follows: the running one, else the waiting one,
+    else the latest. One query (DISTINCT ON) for any number of branches."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    priority = Case(
+        When(status=SyncRun.Status.RUNNING, then=Value(0)),
+        When(status=SyncRun.Status.QUEUED, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    runs = (
+        SyncRun.objects.filter(project_sync__in=[sync.pk for sync in project_syncs])
+        .annotate(panel_priority=priority)
+        .select_related("project_sync__project")
+        .order_by("project_sync_id", "panel_priority", "-created_at")
+        .distinct("project_sync_id")
+    )
+    return {run.project_sync_id: run for run in runs}
+
+
+def project_syncs_of_projects(projects):
+    """The branches of projects the caller already got from projects.selectors (the list page)."""
+    return ProjectSync.objects.filter(project__in=projects).select_related("project").order_by("project__name", "branch")

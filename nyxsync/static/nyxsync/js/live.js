@@ -1,0 +1,304 @@
+/* nyxsync live progress: pages and the admin follow sync runs over Server-Sent Events.
+
+   A page renders the runs it read and, in data-event-id, the stream position it read just
+   before them; the stream starts from that position, so no event falls between the render and
+   the connection. When the connection drops and comes back (server restart, network), the
+   browser resumes with Last-Event-ID and the page also re-reads the true state from
+   data-state-url. Every state carries its stream position: an event at or before the position
+   of what a panel shows is old news and is ignored, so the page never goes back to a stale
+   state.
+
+   Markup (all optional but the stream root):
+     [data-live-stream]       data-stream-url, data-event-id, data-state-url
+     [data-live-status]       text and data-state: connecting | live | reconnecting | stopped
+     #live-initial            JSON list of the rendered runs' events
+     [data-live-sync="<uuid>"]  follows the current run of a branch
+     [data-live-run="<uuid>"]   follows one run
+       inside them: [data-field=...], [data-show-when=active|finished|failed],
+       form[data-cancel-form][data-action-template] (its action follows the run)
+     form[data-live-action]   posted with fetch; the JSON answer's run is shown at once
+*/
+(function () {
+  "use strict";
+
+  var PHASES = ["queued", "fetch", "diff", "chunk", "embed", "write", "swap", "done"];
+  var LABELS = { up_to_date: "Up to date", reembed: "Re-embed", page: "Web page", api: "API" };
+  var OK = { succeeded: true, up_to_date: true };
+  var PLACEHOLDER = "00000000-0000-0000-0000-000000000000";
+  var RETRY_MS = 1000;
+  var RETRY_MAX_MS = 15000;
+
+  function label(value) {
+    if (!value) return "";
+    return LABELS[value] || value.charAt(0).toUpperCase() + value.slice(1).replace(/_/g, " ");
+  }
+
+  function duration(seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+  }
+
+  // "project-a:5,project-b:7" -> {"project-a": 5, "project-b": 7}
+  function positions(eventId) {
+    var out = {};
+    if (!eventId || eventId === "error") return out;
+    eventId.split(",").forEach(function (part) {
+      var at = part.lastIndexOf(":");
+      if (at > 0) out[decodeURIComponent(part.slice(0, at))] = parseInt(part.slice(at + 1), 10);
+    });
+    return out;
+  }
+
+  // Within one run, states only move forward: queued < running < finished, then phase, then count.
+  function rank(ev) {
+    return [ev.finished ? 2 : ev.status === "running" ? 1 : 0, PHASES.indexOf(ev.phase), ev.done || 0];
+  }
+
+  function notBefore(a, b) {
+    for (var i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) return a[i] > b[i];
+    }
+    return true;
+  }
+
+  function result(ev) {
+    var commit = (ev.commit || "").slice(0, 12);
+    switch (ev.status) {
+      case "succeeded":
+        return "Synced " + commit + ": " + ev.files_changed + " files changed, " + ev.files_skipped + " skipped; " +
+          ev.chunks_embedded + " chunks embedded, " + ev.chunks_reused + " reused.";
+      case "up_to_date":
+        return "Already up to date at " + commit + ".";
+      case "failed":
+        return "Failed during " + (ev.error_phase || "the run") + ": " + ev.error;
+      case "cancelled":
+        return ev.error_phase ? "Cancelled during " + ev.error_phase + "." : "Cancelled before it started.";
+    }
+    return "";
+  }
+
+  var FIELDS = {
+    status: function (node, ev) {
+      node.textContent = label(ev.status);
+      node.className = node.className.replace(/\bstatus-\S+/g, "").trim() + " status-" + ev.status;
+    },
+    phase: function (node, ev) { node.textContent = label(ev.phase); },
+    trigger: function (node, ev) { node.textContent = label(ev.trigger); },
+    bar: function (node, ev) {
+      var value = ev.finished ? (OK[ev.status] ? 100 : ev.percent || 0) : ev.percent;
+      if (value === null || value === undefined) node.removeAttribute("value");
+      else node.value = value;
+    },
+    progress: function (node, ev) { node.textContent = ev.total ? ev.done + " / " + ev.total : "—"; },
+    percent: function (node, ev) { node.textContent = ev.percent === null ? "" : ev.percent + "%"; },
+    rate: function (node, ev) { node.textContent = ev.rate && !ev.finished ? ev.rate + "/s" : "—"; },
+    eta: function (node, ev) {
+      node.textContent = ev.eta_seconds !== null && !ev.finished ? "~" + duration(ev.eta_seconds) : "—";
+    },
+    summary: function (node, ev) {
+      node.textContent = ev.finished ? label(ev.status)
+        : label(ev.phase) + (ev.percent === null ? "" : " " + ev.percent + "%");
+    },
+    commit: function (node, ev) { node.textContent = (ev.commit || "").slice(0, 12); },
+    live_commit: function (node, ev) {
+      if (OK[ev.status] && ev.commit) node.textContent = ev.commit.slice(0, 12);
+    },
+    result: function (node, ev) { node.textContent = result(ev); },
+    error: function (node, ev) { node.textContent = ev.error; },
+    error_phase: function (node, ev) { node.textContent = label(ev.error_phase); },
+    when: function (node, ev, switched) { if (switched) node.textContent = "just now"; }
+  };
+  ["files_seen", "files_changed", "files_deleted", "files_skipped", "chunks_embedded", "chunks_reused",
+    "chunks_deleted", "done", "total"].forEach(function (name) {
+    FIELDS[name] = function (node, ev) { node.textContent = String(ev[name]); };
+  });
+
+  function render(el, ev) {
+    var switched = el.getAttribute("data-run") !== ev.run;
+    el.setAttribute("data-run", ev.run);
+    el.setAttribute("data-status", ev.status);
+    // The steps this element has shown, in order (tests and curious people read it).
+    var seen = switched ? [] : (el.getAttribute("data-seen") || "").split(" ").filter(Boolean);
+    var step = ev.finished ? ev.status : ev.phase;
+    if (seen[seen.length - 1] !== step) seen.push(step);
+    el.setAttribute("data-seen", seen.join(" "));
+    el.querySelectorAll("[data-field]").forEach(function (node) {
+      var fill = FIELDS[node.getAttribute("data-field")];
+      if (fill) fill(node, ev, switched);
+    });
+    el.querySelectorAll("[data-show-when]").forEach(function (node) {
+      var when = node.getAttribute("data-show-when");
+      var show = when === "active" ? !ev.finished : when === "finished" ? ev.finished
+        : when === "failed" ? ev.status === "failed" : true;
+      node.hidden = !show;
+    });
+    el.querySelectorAll("form[data-cancel-form]").forEach(function (form) {
+      form.action = form.getAttribute("data-action-template").replace(PLACEHOLDER, ev.run);
+    });
+  }
+
+  function each(selector, fn) {
+    document.querySelectorAll(selector).forEach(fn);
+  }
+
+  function Live(root) {
+    this.streamUrl = root.getAttribute("data-stream-url");
+    this.stateUrl = root.getAttribute("data-state-url");
+    this.lastId = root.getAttribute("data-event-id") || "";
+    this.floor = positions(this.lastId); // channel -> position covered by the state shown
+    this.bySync = {}; // sync uuid -> {ev, pos}
+    this.byRun = {}; // run uuid -> {ev, pos}
+    this.opened = false;
+    this.retry = RETRY_MS;
+    this.source = null;
+    var initial = document.getElementById("live-initial");
+    var self = this;
+    if (initial) {
+      JSON.parse(initial.textContent).forEach(function (ev) {
+        self.show(ev, self.floor[self.channelOf(ev)], true);
+      });
+    }
+    if (this.streamUrl && window.EventSource) this.connect();
+  }
+
+  Live.prototype.channelOf = function (ev) {
+    var channels = Object.keys(this.floor);
+    return channels.length === 1 ? channels[0] : "project-" + ev.project;
+  };
+
+  Live.prototype.setStatus = function (state, text) {
+    each("[data-live-status]", function (node) {
+      node.setAttribute("data-state", state);
+      node.textContent = text || state;
+    });
+  };
+
+  Live.prototype.connect = function () {
+    var self = this;
+    var url = this.streamUrl;
+    if (this.lastId) url += (url.indexOf("?") < 0 ? "?" : "&") + "lastEventId=" + encodeURIComponent(this.lastId);
+    var source = this.source = new EventSource(url);
+    source.addEventListener("open", function () {
+      self.retry = RETRY_MS;
+      self.setStatus("live");
+      // A reconnection: events may have been missed, or the server lost them; read the truth.
+      if (self.opened) self.refetch();
+      self.opened = true;
+    });
+    source.addEventListener("run", function (message) { self.onRun(message); });
+    source.addEventListener("stream-reset", function (message) {
+      if (message.lastEventId) self.lastId = message.lastEventId;
+      self.refetch();
+    });
+    source.addEventListener("stream-error", function (message) {
+      var text = "stopped";
+      try { text = "stopped: " + JSON.parse(message.data).text; } catch (e) { /* keep the short text */ }
+      source.close();
+      self.setStatus("stopped", text);
+    });
+    source.addEventListener("error", function () {
+      if (source !== self.source) return;
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (an error answer, or a failed reconnection): try again ourselves.
+        self.setStatus("reconnecting", "reconnecting…");
+        setTimeout(function () { if (self.source === source) self.connect(); }, self.retry);
+        self.retry = Math.min(self.retry * 2, RETRY_MAX_MS);
+      } else {
+        self.setStatus("reconnecting", "reconnecting…");
+      }
+    });
+  };
+
+  Live.prototype.onRun = function (message) {
+    if (message.lastEventId) this.lastId = message.lastEventId;
+    var ev;
+    try { ev = JSON.parse(message.data); } catch (e) { return; }
+    var channel = this.channelOf(ev);
+    var pos = positions(message.lastEventId)[channel];
+    if (pos !== undefined && this.floor[channel] !== undefined && pos <= this.floor[channel]) return;
+    this.show(ev, pos, false);
+  };
+
+  Live.prototype.refetch = function () {
+    if (!this.stateUrl) return;
+    var self = this;
+    fetch(this.stateUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("state " + response.status);
+        return response.json();
+      })
+      .then(function (state) {
+        var at = positions(state.event_id);
+        Object.keys(at).forEach(function (channel) {
+          self.floor[channel] = Math.max(self.floor[channel] || 0, at[channel]);
+        });
+        state.runs.forEach(function (ev) { self.show(ev, at[self.channelOf(ev)], true); });
+      })
+      .catch(function () { /* the next reconnection tries again */ });
+  };
+
+  // Whether a branch panel showing `current` should move to `ev` (a newer event of some run).
+  function follows(current, ev) {
+    if (!current) return true;
+    if (current.run === ev.run) return notBefore(rank(ev), rank(current));
+    if (ev.finished) return false; // an older run ending while the panel follows a newer one
+    if (current.finished) return true; // a new run
+    return !(current.status === "running" && ev.status === "queued"); // keep the running one
+  }
+
+  // `snapshot`: a state read at stream position `pos` (render or refetch): it wins over what a
+  // panel shows unless the panel already shows a later event.
+  Live.prototype.show = function (ev, pos, snapshot) {
+    var shown = this.bySync[ev.sync];
+    var take = snapshot ? !shown || shown.pos === undefined || pos === undefined || shown.pos <= pos
+      : follows(shown && shown.ev, ev);
+    if (take) {
+      this.bySync[ev.sync] = { ev: ev, pos: pos === undefined && shown ? shown.pos : pos };
+      each('[data-live-sync="' + ev.sync + '"]', function (el) { render(el, ev); });
+    }
+    var known = this.byRun[ev.run];
+    take = snapshot ? !known || known.pos === undefined || pos === undefined || known.pos <= pos
+      : !known || notBefore(rank(ev), rank(known.ev));
+    if (take) {
+      this.byRun[ev.run] = { ev: ev, pos: pos === undefined && known ? known.pos : pos };
+      each('[data-live-run="' + ev.run + '"]', function (el) { render(el, ev); });
+    }
+  };
+
+  // Sync and Cancel without leaving the page; without this script the forms post and redirect.
+  function actions(live) {
+    document.addEventListener("submit", function (event) {
+      var form = event.target.closest("form[data-live-action]");
+      if (!form || !window.fetch) return;
+      event.preventDefault();
+      var button = form.querySelector("button");
+      var note = form.parentElement.querySelector("[data-action-message]");
+      if (button) button.disabled = true;
+      fetch(form.action, {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: { Accept: "application/json" }
+      })
+        .then(function (response) {
+          return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+        })
+        .then(function (answer) {
+          if (note) note.textContent = answer.ok ? answer.data.message : answer.data.error || "Refused.";
+          if (answer.data.run && live) live.show(answer.data.run, undefined, false);
+        })
+        .catch(function () { if (note) note.textContent = "The request failed; try again."; })
+        .then(function () { if (button) button.disabled = false; });
+    });
+  }
+
+  function start() {
+    var root = document.querySelector("[data-live-stream]");
+    var live = root ? new Live(root) : null;
+    window.nyxsyncLive = live;
+    actions(live);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,20 @@
+"""The web pages, their small JSON endpoints and the live streams (included from nyxsync.urls)."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from embeddings import views as embeddings_views
+from syncs import views as syncs_views
+
+urlpatterns = [
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("projects.urls")),
+    path("projects/<uuid:project>/search/", embeddings_views.search_page, name="search"),
+    path("branches/<uuid:sync>/sync/", syncs_views.branch_sync, name="branch_sync"),
+    path("runs/<uuid:run>/cancel/", syncs_views.run_cancel, name="run_cancel"),
+    path("runs/<uuid:run>/state/", syncs_views.run_state, name="run_state"),
+    # Server-Sent Events (django-eventstream behind our 403 gate; see syncs.views._stream).
+    path("events/projects/", syncs_views.project_events, name="project_events"),
+    path("events/operators/", syncs_views.operator_events, name="operator_events"),
+]

@@ -1,0 +1,64 @@
+"""Forms of the project pages. Everything typed in them is hostile input: repository addresses and
+branch names are checked by syncs.repository_input, and the repository must answer with its
+branches (projects.branches) before anything is created."""
+
+from __future__ import annotations
+
+from django import forms
+
+from projects.branches import Branches, BranchesError, repository_branches
+from syncs.repository_input import MAX_BRANCH_BYTES, MAX_URL_LENGTH, InvalidInput, normalize_repository, validate_branch
+
+
+class RepositoryLinkForm(forms.Form):
+    repository = forms.CharField(
+        max_length=MAX_URL_LENGTH,
+        help_text="A GitHub owner/name, or a git URL.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "owner/name"}),
+    )
+    # Filled with the repository's branches (default first) once the repository answers. Not
+    # stripped: a picker sends exact names, anything else is refused rather than repaired.
+    branch = forms.CharField(max_length=MAX_BRANCH_BYTES, required=False, strip=False, widget=forms.Select)
+    name = forms.CharField(max_length=100, required=False, label="Project name", help_text="Default: the repository's name.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.branches: Branches | None = None
+
+    def clean_repository(self) -> str:
+        value = self.cleaned_data["repository"]
+        try:
+            normalize_repository(value)
+            self.branches = repository_branches(value)
+        except (InvalidInput, BranchesError) as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from exc
+        self.fields["branch"].widget.choices = [(name, name) for name in self.branches.names]
+        return value
+
+    def clean_branch(self) -> str:
+        value = self.cleaned_data["branch"]
+        if self.branches is None:
+            return value  # the repository's own error says what to fix first
+        if not value:
+            raise forms.ValidationError("pick a branch", code="required")
+        try:
+            validate_branch(value)
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from exc
+        if value not in self.branches.names:
+            raise forms.ValidationError(f"{self.branches.repository} has no branch {value!r}", code="unknown")
+        return value
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(max_length=500, label="Query", widget=forms.TextInput(attrs={"placeholder": "what the code does, or a name"}))
+    branch = forms.ChoiceField(required=False, label="Branch")
+
+    def __init__(self, *args, project_syncs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project_syncs = list(project_syncs)
+        self.fields["branch"].choices = [("", "all branches"), *((sync.branch, sync.branch) for sync in self.project_syncs)]
+
+    def selected_syncs(self) -> list:
+        branch = self.cleaned_data.get("branch")
+        return [sync for sync in self.project_syncs if not branch or sync.branch == branch]

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from projects import views
+
+app_name = "projects"
+
+urlpatterns = [
+    path("", views.project_list, name="list"),
+    path("projects/state/", views.project_list_state, name="list_state"),
+    path("projects/link/", views.project_link, name="link"),
+    path("projects/branches/", views.repository_branches_json, name="branches"),
+    path("projects/<uuid:project>/", views.project_detail, name="detail"),
+    path("projects/<uuid:project>/state/", views.project_state, name="state"),
+]

@@ -1,0 +1,157 @@
+"""Pages' doors to runs: trigger and cancel (POST), a run's true state (JSON) and the live streams
+(Server-Sent Events). Every read goes through the tenancy gate (projects/syncs selectors), every
+change asks projects.permissions first."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_POST
+from django_eventstream import get_current_event_id
+from django_eventstream.utils import get_channelmanager
+from django_eventstream.views import events as eventstream_events
+
+from projects.permissions import can_sync, can_view
+from syncs import services
+from syncs.events import OPERATORS_CHANNEL, project_channel, run_event
+from syncs.models import SyncRun
+from syncs.selectors import project_sync_get_for_user, sync_run_get_for_user
+
+# django-eventstream refuses more channels than this on one stream.
+MAX_STREAM_CHANNELS = 10
+
+
+def json_not_found() -> JsonResponse:
+    return JsonResponse({"error": "not found"}, status=404)
+
+
+def wants_json(request) -> bool:
+    """The page's script asks for JSON; a plain form post (no script) gets a redirect."""
+    return request.accepts("application/json") and not request.accepts("text/html")
+
+
+def run_result(event: dict) -> str:
+    """One sentence for a finished run (live.js writes the same sentence from the same event)."""
+    status, commit = event["status"], event["commit"][:12]
+    if status == SyncRun.Status.SUCCEEDED:
+        return (
+            f"Synced {commit}: {event['files_changed']} files changed, {event['files_skipped']} skipped; "
+            f"{event['chunks_embedded']} chunks embedded, {event['chunks_reused']} reused."
+        )
+    if status == SyncRun.Status.UP_TO_DATE:
+        return f"Already up to date at {commit}."
+    if status == SyncRun.Status.FAILED:
+        return f"Failed during {event['error_phase'] or 'the run'}: {event['error']}"
+    if status == SyncRun.Status.CANCELLED:
+        return f"Cancelled during {event['error_phase']}." if event["error_phase"] else "Cancelled before it started."
+    return ""
+
+
+def run_panel(run: SyncRun | None) -> dict | None:
+    """What a progress panel renders: the run's event plus its labels and result sentence."""
+    if run is None:
+        return None
+    event = run_event(run)
+    succeeded = event["status"] in (SyncRun.Status.SUCCEEDED, SyncRun.Status.UP_TO_DATE)
+    return {
+        **event,
+        "status_label": run.get_status_display(),
+        "phase_label": run.get_phase_display(),
+        "trigger_label": run.get_trigger_display(),
+        "progress_text": f"{event['done']} / {event['total']}" if event["total"] else "—",
+        # <progress> value: none while the size of the phase is unknown (an indeterminate bar).
+        "bar": (100 if succeeded else event["percent"] or 0) if event["finished"] else event["percent"],
+        "result": run_result(event),
+    }
+
+
+@login_required
+@require_POST
+def branch_sync(request, sync):
+    project_sync = project_sync_get_for_user(request.user, sync)
+    if project_sync is None:
+        if wants_json(request):
+            return json_not_found()
+        raise Http404("no such branch")
+    project = project_sync.project
+    if not can_sync(request.user, project):
+        return _forbidden(request)
+    run, created = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.PAGE, requested_by=request.user)
+    message = "Sync queued." if created else "A sync is already waiting; it will fetch the newest commit."
+    return _answer(request, run, message, project_uuid=project.uuid)
+
+
+@login_required
+@require_POST
+def run_cancel(request, run):
+    run = sync_run_get_for_user(request.user, run)
+    if run is None:
+        if wants_json(request):
+            return json_not_found()
+        raise Http404("no such run")
+    project = run.project_sync.project
+    if not can_sync(request.user, project):
+        return _forbidden(request)
+    run = services.sync_run_cancel(run)
+    if run.status == SyncRun.Status.CANCELLED:
+        message = "Sync cancelled."
+    elif run.is_active:
+        message = "Cancel requested: the sync stops at its next checkpoint and keeps the live snapshot."
+    else:
+        message = f"This sync had already finished ({run.get_status_display().lower()})."
+    return _answer(request, run, message, project_uuid=project.uuid)
+
+
+@login_required
+@require_GET
+def run_state(request, run):
+    """The run's true state, for a page that lost its stream and wants to catch up."""
+    run = sync_run_get_for_user(request.user, run)
+    if run is None or not can_view(request.user, run.project_sync.project):
+        return json_not_found()
+    # The stream position first: any change after this read is also an event after it.
+    event_id = get_current_event_id([project_channel(run.project_sync.project.uuid)])
+    run.refresh_from_db()
+    return JsonResponse({"event_id": event_id, "runs": [run_event(run)]})
+
+
+@require_GET
+def project_events(request):
+    """Live runs of projects: `?project=<uuid>` (repeated, at most 10). A project the user may not
+    see, or a missing one, gets 403 before any event is read."""
+    channels = sorted({project_channel(value) for value in request.GET.getlist("project")})
+    if not channels or len(channels) > MAX_STREAM_CHANNELS:
+        return HttpResponseBadRequest(f"give 1 to {MAX_STREAM_CHANNELS} projects\n")
+    return _stream(request, channels)
+
+
+@require_GET
+def operator_events(request):
+    """Every run, for operators (staff) watching the admin."""
+    return _stream(request, [OPERATORS_CHANNEL])
+
+
+def _stream(request, channels: list[str]):
+    # django-eventstream answers a refused channel with 200 and an error event; a stranger gets a
+    # plain 403 here instead, decided by the same channel manager (nyxsync.channels).
+    manager = get_channelmanager()
+    if not all(manager.can_read_channel(request.user, channel) for channel in channels):
+        return HttpResponseForbidden("forbidden\n", content_type="text/plain")
+    return eventstream_events(request, channels=channels)
+
+
+def _answer(request, run: SyncRun, message: str, *, project_uuid):
+    if wants_json(request):
+        return JsonResponse({"message": message, "run": run_event(run)})
+    messages.info(request, message)
+    return redirect("projects:detail", project=project_uuid)
+
+
+def _forbidden(request):
+    message = "You may not sync this project."
+    if wants_json(request):
+        return JsonResponse({"error": message}, status=403)
+    return HttpResponseForbidden(message)
+
