@@ -1,4 +1,9 @@
-"""Argument lookups shared by management commands, each failing with one readable line."""
+"""Helpers shared by management commands: argument lookups, each failing with one readable line,
+and quieter logs while a command draws its own output."""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
@@ -25,3 +30,17 @@ def project_by_name(owner, name: str):
     if project is None:
         raise CommandError(f"{owner.get_username()} has no project named {name!r}")
     return project
+
+
+@contextmanager
+def quiet_logs(*names: str, enabled: bool = True) -> Iterator[None]:
+    """Only errors from these loggers while the block runs; their levels are restored after."""
+    loggers = [logging.getLogger(name) for name in names] if enabled else []
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -1,12 +1,11 @@
 """`search`: the chunks of a project's live snapshot nearest to a query."""
 
 import json
-import logging
 
 from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.search import SearchError, search
-from nyxsync.management.lookup import project_by_name, user_by_username
+from nyxsync.management.lookup import project_by_name, quiet_logs, user_by_username
 
 
 class Command(BaseCommand):
@@ -21,8 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
-        if options["verbosity"] < 2:
-            logging.getLogger("embeddings").setLevel(logging.WARNING)  # model loading is not news here
+        with quiet_logs("embeddings", enabled=options["verbosity"] < 2):  # model loading is not news here
+            self._handle(options)
+
+    def _handle(self, options):
         project = project_by_name(user_by_username(options["owner"]), options["project"])
         syncs = project.syncs.all()
         if options["branch"]:

@@ -1,14 +1,13 @@
 """`sync`: link a repository branch (creating its project if needed) and sync it to the end."""
 
 import json
-import logging
 import threading
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from nyxsync.management.lookup import user_by_username
+from nyxsync.management.lookup import quiet_logs, user_by_username
 from projects.services import ProjectError
 from syncs import services
 from syncs.models import SyncRun
@@ -30,9 +29,11 @@ class Command(BaseCommand):
         parser.add_argument("--inline", action="store_true", help="Run in this process instead of a Celery worker.")
 
     def handle(self, *args, **options):
-        if options["verbosity"] < 2:  # the progress bar and the summary say it all
-            for name in ("syncs", "embeddings", "projects"):
-                logging.getLogger(name).setLevel(logging.ERROR)
+        # The progress bar and the summary say it all; -v 2 shows the logs too.
+        with quiet_logs("syncs", "embeddings", "projects", enabled=options["verbosity"] < 2):
+            self._handle(options)
+
+    def _handle(self, options):
         owner = user_by_username(options["owner"])
         try:
             sync = services.project_sync_link(owner=owner, repository=options["repo"], branch=options["branch"], name=options["project"])
