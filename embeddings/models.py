@@ -1,3 +1,4 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from pgvector.django import VectorField
 
@@ -100,3 +101,28 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file.path}:{self.start_line}-{self.end_line}"
+
+
+class EmbedBatch(models.Model):
+    """A slice of a run's embedding work that any worker may take (fan-out). Workers claim one
+    with SELECT ... FOR UPDATE SKIP LOCKED and hold it for a lease; a worker that dies lets its
+    lease lapse and another takes the batch. Rows live only while their run embeds."""
+
+    run = models.ForeignKey("syncs.SyncRun", on_delete=models.CASCADE, related_name="embed_batches", db_index=False)
+    model = models.ForeignKey(EmbeddingModel, on_delete=models.PROTECT, related_name="+")
+    ordinal = models.PositiveIntegerField()
+    content_hashes = ArrayField(models.CharField(max_length=64))
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Also the index the claim query walks (run, ordinal).
+            models.UniqueConstraint(fields=["run", "ordinal"], name="embed_batch_unique_ordinal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.ordinal} of run {self.run_id}"

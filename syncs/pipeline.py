@@ -1,10 +1,12 @@
 """The sync: one function brings a branch's embeddings up to date (DESIGN.md, "The sync, step by
 step"). The Celery task, the `sync` command and every other door call `sync_run_execute`.
 
-Fetch -> diff -> chunk -> embed -> write -> swap. Vectors are stored as soon as each batch is
-embedded (a crash loses no embedding work); files and chunks are staged as generation live + 1,
-invisible until one short transaction swaps it in. Whatever happens before the swap, the live
-snapshot stays as it was and the staged rows are removed (now, or by the next run)."""
+Fetch -> diff -> chunk -> write -> embed -> swap. Files and chunks are staged as generation
+live + 1, invisible until one short transaction swaps it in; staging them before embedding lets
+other workers read the texts of a fanned-out embedding by hash (embeddings.fanout). Vectors are
+stored as soon as each batch is embedded, so a crash loses no embedding work. Whatever happens
+before the swap, the live snapshot stays as it was and the staged rows are removed (now, or by
+the next run)."""
 
 from __future__ import annotations
 
@@ -99,16 +101,16 @@ def _sync(run: SyncRun, progress: Progress) -> None:
     run.skipped_by_reason = dict(sorted(diff.skipped_by_reason.items()))
     run.files_skipped = sum(diff.skipped_by_reason.values())
 
+    progress.phase(Phase.WRITE, total=len(staged))
+    run.chunks_deleted = manifest_stage(sync, generation=generation, retire_ids=diff.retire_ids, files=staged)
+    progress.advance(len(staged))
+
     texts = {chunk.content_hash: chunk.text for file in staged for chunk in file.chunks}
     new_chunks = sum(len(file.chunks) for file in staged)
     if not same_model:  # a model change needs vectors for the carried-over chunks too
         texts.update(_carried_texts(sync, exclude_file_ids=diff.retire_ids))
     _embed(run, texts, progress)
     run.chunks_reused = max(new_chunks - run.chunks_embedded, 0)
-
-    progress.phase(Phase.WRITE, total=len(staged))
-    run.chunks_deleted = manifest_stage(sync, generation=generation, retire_ids=diff.retire_ids, files=staged)
-    progress.advance(len(staged))
 
     progress.phase(Phase.SWAP)
     progress.close_phase()
@@ -132,16 +134,33 @@ def _read_and_chunk(url: str, entries: list, progress: Progress) -> list:
 
 
 def _embed(run: SyncRun, texts: dict[str, str], progress: Progress) -> None:
-    """Embed the texts whose (model, hash) has no vector yet, storing each batch at once."""
+    """Embed the texts whose (model, hash) has no vector yet, storing each batch at once; large
+    work is shared with other workers (embeddings.fanout)."""
     backend = get_backend(run.embedding_model)
     model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
     # Batches of similar lengths waste less padding in the model.
     missing = sorted(set(texts) - hashes_with_vectors(model, texts), key=lambda content_hash: (len(texts[content_hash]), content_hash))
     progress.phase(Phase.EMBED, total=len(missing))
-    for batch in batched(missing, backend.max_batch):
-        vectors_write(model, batch, backend.embed([texts[content_hash] for content_hash in batch]))
-        run.chunks_embedded += len(batch)
-        progress.advance(len(batch))
+    if len(missing) >= backend.max_batch * settings.NYXSYNC_FANOUT_MIN_BATCHES and settings.NYXSYNC_FANOUT_HELPERS:
+        _embed_fanned_out(run, model, backend, missing, progress)
+    else:
+        for batch in batched(missing, backend.max_batch):
+            vectors_write(model, batch, backend.embed([texts[content_hash] for content_hash in batch]))
+            progress.advance(len(batch))
+    run.chunks_embedded = len(missing)
+
+
+def _embed_fanned_out(run: SyncRun, model, backend, missing: list[str], progress: Progress) -> None:
+    from embeddings import fanout
+    from embeddings.tasks import embed_help
+
+    count = fanout.batches_create(run, model, missing, size=backend.max_batch)
+    for _ in range(min(count - 1, settings.NYXSYNC_FANOUT_HELPERS)):
+        embed_help.delay(run.pk)
+    try:
+        fanout.coordinate(run, backend, on_progress=progress.set_done)
+    finally:
+        fanout.batches_delete(run)
 
 
 def _carried_texts(sync, *, exclude_file_ids: list[int]) -> dict[str, str]:

@@ -38,9 +38,9 @@ class Progress:
         if now - self._last_report >= REPORT_EVERY_SECONDS or self.run.progress_done >= self.run.progress_total:
             self._report(now)
 
-    def checkpoint(self) -> None:
-        """Report now (used before steps that cannot be interrupted)."""
-        self._report(time.monotonic())
+    def set_done(self, done: int) -> None:
+        """Progress measured elsewhere (work shared with other workers)."""
+        self.advance(done - self.run.progress_done)
 
     def close_phase(self) -> None:
         """Record the duration of the last phase (called once the run's work is done)."""

@@ -241,8 +241,15 @@ NYXSYNC_ALLOW_PRIVATE_NETWORKS = env.bool("NYXSYNC_ALLOW_PRIVATE_NETWORKS", defa
 NYXSYNC_CHUNK_MAX_CHARS = env.int("NYXSYNC_CHUNK_MAX_CHARS", default=800)
 NYXSYNC_EMBEDDING_MODEL = env.str("NYXSYNC_EMBEDDING_MODEL", default="all-MiniLM-L6-v2")
 NYXSYNC_EMBEDDING_BATCH_SIZE = env.int("NYXSYNC_EMBEDDING_BATCH_SIZE", default=32)
-# Torch threads per worker process; 0: one per core.
+# Torch threads per worker process; 0: one per core. With several workers on one machine, give
+# each the cores it owns (two workers on two cores: 1 each).
 NYXSYNC_TORCH_THREADS = env.int("NYXSYNC_TORCH_THREADS", default=0)
+# Fan-out (embeddings.fanout): a run with at least this many batches to embed asks up to
+# NYXSYNC_FANOUT_HELPERS other workers to pull batches beside it; a claimed batch whose worker
+# is silent for NYXSYNC_FANOUT_LEASE_SECONDS goes to another.
+NYXSYNC_FANOUT_MIN_BATCHES = env.int("NYXSYNC_FANOUT_MIN_BATCHES", default=4)
+NYXSYNC_FANOUT_HELPERS = env.int("NYXSYNC_FANOUT_HELPERS", default=4)
+NYXSYNC_FANOUT_LEASE_SECONDS = env.int("NYXSYNC_FANOUT_LEASE_SECONDS", default=120)
 # An OpenAI-compatible embeddings endpoint, used for models whose backend is "openai".
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
 OPENAI_API_KEY = _secret("OPENAI_API_KEY", default="")

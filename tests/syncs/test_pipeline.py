@@ -47,7 +47,7 @@ def test_it_syncs_a_branch_and_search_finds_its_code(make_repo, link, sync_now):
     assert (sync.live_commit, sync.live_generation, sync.embedding_model) == (commit, 1, "hashing-256")
     [best, *_] = search(project_syncs=[sync], query="compute_invoice_total", k=3)
     assert (best.path, best.start_line, best.end_line, best.commit) == ("app/billing.py", 1, 2, commit)
-    assert set(run.phase_seconds) == {"fetch", "diff", "chunk", "embed", "write", "swap"}
+    assert set(run.phase_seconds) == {"fetch", "diff", "chunk", "write", "embed", "swap"}
 
 
 def test_a_commit_changing_two_files_embeds_only_their_new_chunks(make_repo, link, sync_now):
@@ -270,7 +270,7 @@ def test_it_publishes_every_phase_and_a_final_event(make_repo, link, sync_now):
     events = [json.loads(json.loads(event.data)) for event in stored]  # the storage encodes the JSON text again
     phases = [event["phase"] for event in events if event["run"] == str(run.uuid)]
     assert [p for i, p in enumerate(phases) if i == 0 or phases[i - 1] != p] == [
-        "queued", "fetch", "diff", "chunk", "embed", "write", "swap", "done"
+        "queued", "fetch", "diff", "chunk", "write", "embed", "swap", "done"
     ]
     final = events[-1]
     assert final["status"] == "succeeded" and final["finished"] is True and final["chunks_embedded"] == 1
