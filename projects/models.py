@@ -24,6 +24,10 @@ class Project(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Soft delete: a deleted project keeps its vectors until an explicit purge.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # HMAC key of the GitHub push webhook (projects.webhooks). Shown once when (re)generated, never
+    # listed again; to be encrypted at rest with the tenancy work. NULL (not ""): no webhook set
+    # up yet; nullable also lets code that predates the column keep inserting during a deploy.
+    webhook_secret = models.CharField(max_length=128, null=True, blank=True, editable=False)  # noqa: DJ001
 
     class Meta:
         ordering = ["name"]
@@ -37,3 +41,22 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} / {self.name}"
+
+
+class WebhookDelivery(models.Model):
+    """A verified webhook delivery, recorded so that a replay (same X-GitHub-Delivery) is ignored."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    delivery_id = models.CharField(max_length=100)
+    event = models.CharField(max_length=50)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Replay protection: the insert of a second copy fails, inside the transaction that
+            # would have triggered the sync.
+            models.UniqueConstraint(fields=["project", "delivery_id"], name="webhook_delivery_unique_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"

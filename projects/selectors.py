@@ -35,3 +35,39 @@ def projects_get_for_user(user, *, uuids) -> list[Project]:
         except ValueError:
             continue
     return list(projects_for_user(user).filter(uuid__in=valid))
+
+
+# --- API and integrations (issue 5): deleted projects, webhook routing ----------------------------
+
+
+def deleted_projects_for_user(user):
+    """Soft-deleted projects `user` may purge (what projects_for_user hides). Same rule of who."""
+    if user is None or not user.is_authenticated:
+        return Project.objects.none()
+    projects = Project.objects.filter(deleted_at__isnull=False)
+    return projects if user.is_superuser else projects.filter(owner=user)
+
+
+def deleted_project_get_for_user(user, *, uuid) -> Project | None:
+    try:
+        uuid = uuid_module.UUID(str(uuid))
+    except ValueError:
+        return None
+    return deleted_projects_for_user(user).filter(uuid=uuid).first()
+
+
+def dangerously_projects_linked_to(*, repository_urls, displays, limit: int = 50):
+    """Live projects linked to a repository, for any user: only for a webhook delivery, which
+    then proves which project it is for with that project's secret (projects.webhooks). Matched
+    case-insensitively (GitHub names are); the signature check is what narrows the set."""
+    from django.db.models import Q
+
+    match = Q()
+    for url in repository_urls:
+        match |= Q(syncs__repository_url__iexact=url)
+    for display in displays:
+        match |= Q(repository__iexact=display)
+    if not match:
+        return Project.objects.none()
+    ids = Project.objects.filter(match, deleted_at__isnull=True, webhook_secret__isnull=False).values("pk").distinct()
+    return Project.objects.filter(pk__in=ids).order_by("pk")[:limit]

@@ -28,12 +28,20 @@ class ProjectSync(models.Model):
     auto_sync = models.BooleanField(default=False)
     auto_sync_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # Scheduled syncs (syncs.schedule): when the branch head was last compared with the live
+    # commit, and when it is due again. NULL next_check_at with auto_sync on: due now.
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         db_table = "project_syncs"
         ordering = ["project_id", "branch"]
+        indexes = [
+            # The scheduler's due query: auto-synced branches by next check time.
+            models.Index(fields=["next_check_at"], condition=models.Q(auto_sync=True), name="project_sync_due_check"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["project", "branch"], name="project_sync_unique_branch"),
             models.CheckConstraint(

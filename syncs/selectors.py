@@ -61,3 +61,24 @@ def sync_runs_current(project_syncs) -> dict[int, SyncRun]:
 def project_syncs_of_projects(projects):
     """The branches of projects the caller already got from projects.selectors (the list page)."""
     return ProjectSync.objects.filter(project__in=projects).select_related("project").order_by("project__name", "branch")
+
+
+
+# --- API and integrations (issue 5): a branch or run inside a project already gated -----------
+
+
+def project_sync_of(project, uuid) -> ProjectSync | None:
+    """A branch of `project` (which the caller got from projects.selectors); None if not its own."""
+    try:
+        uuid = uuid_module.UUID(str(uuid))
+    except ValueError:
+        return None
+    return ProjectSync.objects.select_related("project").filter(project=project, uuid=uuid).first()
+
+
+def sync_run_of(project, uuid) -> SyncRun | None:
+    try:
+        uuid = uuid_module.UUID(str(uuid))
+    except ValueError:
+        return None
+    return SyncRun.objects.select_related("project_sync__project").filter(project_sync__project=project, uuid=uuid).first()

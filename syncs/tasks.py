@@ -19,3 +19,14 @@ def sweep() -> None:
     from syncs.services import sync_runs_sweep
 
     sync_runs_sweep()
+
+
+# --- API and integrations (issue 5): scheduled syncs ----------------------------------------------
+
+
+@shared_task(name="syncs.check_scheduled", ignore_result=True, soft_time_limit=240, time_limit=300)
+def check_scheduled() -> None:
+    """Beat, every minute: check the auto-synced branches that are due (syncs.schedule)."""
+    from syncs.schedule import project_syncs_check_due
+
+    project_syncs_check_due()

@@ -155,6 +155,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.home() / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Fails runs whose worker died and re-sends tasks a broker lost (syncs.services.sync_runs_sweep).
     "sweep-sync-runs": {"task": "syncs.sweep", "schedule": 60.0},
+    # Scheduled syncs: checks the branches that are due (syncs.schedule); a stale tick is dropped.
+    "check-scheduled-syncs": {"task": "syncs.check_scheduled", "schedule": 60.0, "options": {"expires": 55}},
 }
 
 # --- auth, i18n, static -----------------------------------------------------------------------
@@ -198,6 +200,13 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # One error body for every API error (nyxsync.api_errors).
+    "EXCEPTION_HANDLER": "nyxsync.api_errors.api_exception_handler",
+    # Per user, on the operations that cost workers (projects.apis: SyncTriggerThrottle, SearchThrottle).
+    "DEFAULT_THROTTLE_RATES": {
+        "sync_trigger": env.str("API_THROTTLE_SYNC_TRIGGER", default="30/minute"),
+        "search": env.str("API_THROTTLE_SEARCH", default="120/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "nyxsync API",
@@ -208,6 +217,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Lists each operation of a URL with its own view (projects.apis.methods).
+    "DEFAULT_GENERATOR_CLASS": "projects.apis.ApiSchemaGenerator",
 }
 
 # --- GitHub -----------------------------------------------------------------------------------

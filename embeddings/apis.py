@@ -1,0 +1,100 @@
+"""REST API (v1): semantic search over the live snapshots of the caller's branches. See
+projects.apis for the conventions."""
+
+from __future__ import annotations
+
+import logging
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+
+from embeddings.search import MAX_K, search
+from nyxsync.api_errors import ApiError, error_responses
+from projects.apis import BaseApi, SearchThrottle, StrictSerializer
+from projects.selectors import project_get_for_user, projects_for_user
+from syncs.models import ProjectSync
+
+logger = logging.getLogger(__name__)
+MAX_QUERY_CHARS = 2000
+
+
+class SearchApi(BaseApi):
+    """The chunks nearest to `query` in the live snapshots of your branches (one project, one
+    branch name, or all), best first. Branches never synced have nothing to find yet."""
+
+    throttle_classes = (SearchThrottle,)
+
+    class InputSerializer(StrictSerializer):
+        query = serializers.CharField(max_length=MAX_QUERY_CHARS)
+        k = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_K)
+        project = serializers.UUIDField(required=False, help_text="Only this project.")
+        branch = serializers.CharField(required=False, max_length=255, trim_whitespace=False, help_text="Only branches of this name.")
+
+    class OutputSerializer(serializers.Serializer):
+        class HitSerializer(serializers.Serializer):
+            project = serializers.UUIDField()
+            sync = serializers.UUIDField()
+            branch = serializers.CharField()
+            path = serializers.CharField()
+            start_line = serializers.IntegerField()
+            end_line = serializers.IntegerField()
+            score = serializers.FloatField()
+            text = serializers.CharField(trim_whitespace=False)
+            commit = serializers.CharField()
+
+            class Meta:
+                ref_name = "SearchHit"
+
+        results = HitSerializer(many=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 401, 404, 429, 503)},
+        tags=["search"],
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        params = serializer.validated_data
+        syncs = ProjectSync.objects.select_related("project")
+        if "project" in params:
+            project = project_get_for_user(request.user, uuid=params["project"])
+            if project is None:
+                raise exceptions.NotFound("no such project")
+            syncs = syncs.filter(project=project)
+        else:
+            syncs = syncs.filter(project__in=projects_for_user(request.user))
+        if "branch" in params:
+            syncs = syncs.filter(branch=params["branch"])
+        by_id = {sync.pk: sync for sync in syncs}
+        hits = self._search(list(by_id.values()), params["query"], params["k"])
+        results = [
+            {
+                "project": by_id[hit.project_sync_id].project.uuid,
+                "sync": by_id[hit.project_sync_id].uuid,
+                "branch": hit.branch,
+                "path": hit.path,
+                "start_line": hit.start_line,
+                "end_line": hit.end_line,
+                "score": hit.score,
+                "text": hit.text,
+                "commit": hit.commit,
+            }
+            for hit in hits
+        ]
+        return Response(self.OutputSerializer({"results": results}).data)
+
+    @staticmethod
+    def _search(project_syncs, query: str, k: int):
+        from embeddings.backends import EmbeddingError
+
+        try:
+            return search(project_syncs=project_syncs, query=query, k=k)
+        except EmbeddingError as exc:
+            logger.warning("search.embedding_failed", extra={"permanent": exc.permanent}, exc_info=True)
+            raise ApiError(
+                "the embedding backend is not available; try again later",
+                code="search_unavailable",
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            ) from None

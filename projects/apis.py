@@ -1,0 +1,598 @@
+"""REST API (v1): the shared base of every API view, then projects, tokens and the GitHub webhook.
+
+One view per operation, `<Entity><Action>Api`, each with nested InputSerializer/OutputSerializer:
+validate, call one service, serialize. Views under /projects/<project_uuid>/ derive from
+ProjectScopedApi, which resolves the project through projects.selectors (the one tenancy gate)
+and checks projects.permissions before the handler runs: a project the caller may not see is
+404, one they see but may not change is 403. Errors are rendered by nyxsync.api_errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from nyxsync.api_errors import ApiError, PayloadTooLarge, error_responses
+from projects import permissions, selectors, services
+from projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+
+# --- base ---------------------------------------------------------------------------------------
+
+
+class ApiSchema(AutoSchema):
+    """Component and operation names from the per-operation view classes, so nested
+    `InputSerializer`s of different views never collide: ProjectCreateApi.InputSerializer ->
+    `ProjectCreateInput`, operationId `project_create`."""
+
+    def get_serializer_name(self, serializer, direction):
+        owner, _, name = type(serializer).__qualname__.rpartition(".")
+        if owner:
+            return owner.removesuffix("Api") + name.removesuffix("Serializer")
+        return super().get_serializer_name(serializer, direction)
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if isinstance(serializer, StrictSerializer):
+            schema["additionalProperties"] = False  # unknown fields are refused (StrictSerializer)
+        return schema
+
+    def get_operation_id(self):
+        name = type(self.view).__name__.removesuffix("Api")
+        return "".join(f"_{char.lower()}" if char.isupper() else char for char in name).lstrip("_")
+
+
+class BaseApi(APIView):
+    schema = ApiSchema()
+    parser_classes = (JSONParser,)  # one input format: JSON bodies
+
+
+class StrictSerializer(serializers.Serializer):
+    """JSON input that means what it says: unknown fields are refused (a typo is an error, not a
+    no-op), and so are values of the wrong JSON type, which DRF would coerce (7 -> "7" for a
+    string, "7" -> 7 for an integer, 7 -> a UUID)."""
+
+    allowed_extra: frozenset[str] = frozenset()
+    json_types = True
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields) - self.allowed_extra)
+            if unknown:
+                raise exceptions.ValidationError({name: ["unknown field"] for name in unknown})
+            if self.json_types:
+                wrong = {name: [problem] for name, problem in self._type_problems(data).items()}
+                if wrong:
+                    raise exceptions.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+    def _type_problems(self, data: Mapping) -> dict[str, str]:
+        problems = {}
+        for name, field in self.fields.items():
+            value = data.get(name)
+            if name not in data or value is None:
+                continue  # missing and null: the field's own rules apply
+            if isinstance(field, (serializers.CharField, serializers.ChoiceField, serializers.UUIDField)):
+                ok, kind = isinstance(value, str), "a string"
+            elif isinstance(field, serializers.BooleanField):
+                ok, kind = isinstance(value, bool), "a boolean"
+            elif isinstance(field, serializers.IntegerField):
+                ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+            else:
+                continue
+            if not ok:
+                problems[name] = f"must be {kind}"
+        return problems
+
+
+class QuerySerializer(StrictSerializer):
+    """Query-string filters of a list (every value is text); pagination and format pass through."""
+
+    allowed_extra = frozenset({"limit", "offset", "format"})
+    json_types = False
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+    max_offset = 1_000_000
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {"limit": (1, self.max_limit), "offset": (0, self.max_offset)}
+        for parameter in parameters:
+            low, high = bounds[parameter["name"]]
+            parameter["schema"] = {**parameter["schema"], "minimum": low, "maximum": high}
+        return parameters
+
+
+class _PageSerializer(QuerySerializer):
+    allowed_extra = frozenset()
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=Pagination.max_limit)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=Pagination.max_offset)
+
+
+def paginated_response(view: APIView, queryset, serializer_class, *, context: dict | None = None) -> Response:
+    """One page of `queryset` as {count, next, previous, results}; limit/offset validated strictly."""
+    request = view.request
+    page_params = {key: request.query_params[key] for key in ("limit", "offset") if key in request.query_params}
+    _PageSerializer(data=page_params).is_valid(raise_exception=True)
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {"request": request}).data)
+
+
+def query_filters(request, serializer_class) -> dict:
+    # A plain dict (last value of each name): `?status=` is then an empty value, refused like any
+    # invalid one, where a QueryDict would make DRF drop it silently.
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ScopedUserThrottle(UserRateThrottle):
+    """Per user (per address when anonymous); the rate is read on each request from
+    REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope], so settings overrides take effect."""
+
+    def get_rate(self):
+        try:
+            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        except KeyError:
+            raise exceptions.ImproperlyConfigured(f"no throttle rate for scope {self.scope!r}") from None
+
+
+class SyncTriggerThrottle(ScopedUserThrottle):
+    scope = "sync_trigger"
+
+
+class SearchThrottle(ScopedUserThrottle):
+    scope = "search"
+
+
+PROJECT_UUID = OpenApiParameter("project_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class ProjectScopedApi(BaseApi):
+    """A view under /projects/<project_uuid>/. `project_permission` names the check of
+    projects.permissions the operation needs: "view", "sync" or "manage"."""
+
+    project_permission = "view"
+    project: Project
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
+        project = selectors.project_get_for_user(request.user, uuid=kwargs.get("project_uuid"))
+        if project is None:
+            raise exceptions.NotFound("no such project")
+        if not getattr(permissions, f"can_{self.project_permission}")(request.user, project):
+            raise exceptions.PermissionDenied(f"you may not {self.project_permission} this project")
+        self.project = project
+
+
+def absolute_url(request, name: str, **kwargs) -> str:
+    return request.build_absolute_uri(reverse(name, kwargs=kwargs))
+
+
+def events_path(project: Project) -> str:
+    """The project's live-progress stream (django-eventstream, channel project-<uuid>)."""
+    from syncs.events import project_channel
+
+    channel = project_channel(project.uuid)
+    try:
+        return reverse("events", kwargs={"channel": channel})
+    except NoReverseMatch:  # the SSE route is not mounted (yet): its agreed address
+        return f"/events/{channel}/"
+
+
+def methods(**views):
+    """One URL, one view class per HTTP method: methods(get=ProjectListApi, post=ProjectCreateApi)."""
+    handlers = {method.upper(): view.as_view() for method, view in views.items()}
+    allowed = ", ".join([*handlers, "OPTIONS"])
+    first = next(iter(handlers.values()))
+
+    @csrf_exempt  # each DRF view enforces CSRF itself for session-authenticated requests
+    def dispatch(request, *args, **kwargs):
+        method = "GET" if request.method == "HEAD" else request.method
+        response = handlers.get(method, first)(request, *args, **kwargs)
+        if response.status_code == 405 or request.method == "OPTIONS":
+            response["Allow"] = allowed
+        return response
+
+    # For the schema generator: an APIView with the combined methods (so the route is listed)
+    # and the view of each method (what is documented).
+    dispatch.cls = type("MethodsApi", (APIView,), {name: _placeholder for name in views})
+    dispatch.initkwargs = {}
+    dispatch.views_by_method = {method.upper(): view.as_view() for method, view in views.items()}
+    return dispatch
+
+
+def _placeholder(self, request, *args, **kwargs):  # pragma: no cover - never dispatched
+    raise NotImplementedError
+
+
+class _Enumerator(EndpointEnumerator):
+    def _get_api_endpoints(self, patterns, prefix):
+        endpoints = super()._get_api_endpoints(patterns, prefix)
+        return [
+            (path_, regex, method, getattr(callback, "views_by_method", {}).get(method, callback))
+            for path_, regex, method, callback in endpoints
+        ]
+
+
+class ApiSchemaGenerator(SchemaGenerator):
+    endpoint_inspector_cls = _Enumerator
+
+
+# --- API token ----------------------------------------------------------------------------------
+
+
+class ApiTokenCreateApi(BaseApi):
+    """Create (or replace) your API token. The key is shown only in this answer."""
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField(source="key")
+        created = serializers.DateTimeField()
+
+    @extend_schema(request=None, responses={201: OutputSerializer, **error_responses(401)}, tags=["auth"])
+    def post(self, request):
+        token = services.api_token_rotate(user=request.user)
+        return Response(self.OutputSerializer(token).data, status=status.HTTP_201_CREATED)
+
+
+class ApiTokenDeleteApi(BaseApi):
+    """Revoke your API token (the one this request may be using)."""
+
+    @extend_schema(request=None, responses={204: None, **error_responses(401)}, tags=["auth"])
+    def delete(self, request):
+        services.api_token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+
+class ProjectOutputSerializer(serializers.ModelSerializer):
+    branches = serializers.SerializerMethodField()
+    webhook_secret_set = serializers.SerializerMethodField()
+    webhook_url = serializers.SerializerMethodField()
+    events_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        ref_name = "Project"
+        fields = [
+            "uuid", "name", "repository", "sync_status", "branches", "webhook_secret_set", "webhook_url",
+            "events_url", "created_at", "updated_at",
+        ]  # fmt: skip
+
+    def get_branches(self, project) -> list[str]:
+        return sorted(sync.branch for sync in project.syncs.all())
+
+    def get_webhook_secret_set(self, project) -> bool:
+        return bool(project.webhook_secret)
+
+    def get_webhook_url(self, project) -> str:
+        return absolute_url(self.context["request"], "api:webhook-github")
+
+    def get_events_url(self, project) -> str:
+        return self.context["request"].build_absolute_uri(events_path(project))
+
+
+def _projects(queryset):
+    return queryset.prefetch_related("syncs")
+
+
+class ProjectListApi(BaseApi):
+    """Your projects (every project, for superusers)."""
+
+    pagination_class = Pagination
+
+    class FilterSerializer(QuerySerializer):
+        search = serializers.CharField(required=False, max_length=100, help_text="Part of the name.")
+        sync_status = serializers.ChoiceField(required=False, choices=Project.SyncStatus.choices)
+        ordering = serializers.ChoiceField(
+            required=False,
+            default="name",
+            choices=["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"],
+        )
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses={200: ProjectOutputSerializer(many=True), **error_responses(400, 401)},
+        tags=["projects"],
+    )
+    def get(self, request):
+        filters = query_filters(request, self.FilterSerializer)
+        projects = selectors.projects_for_user(request.user)
+        if "search" in filters:
+            projects = projects.filter(name__icontains=filters["search"])
+        if "sync_status" in filters:
+            projects = projects.filter(sync_status=filters["sync_status"])
+        projects = _projects(projects.order_by(filters["ordering"], "pk"))
+        return paginated_response(self, projects, ProjectOutputSerializer)
+
+
+class ProjectCreateApi(BaseApi):
+    """Link a repository (GitHub `owner/name` or an https:// URL) and its first branch. The answer
+    carries the project's webhook secret: it is shown this once."""
+
+    class InputSerializer(StrictSerializer):
+        repository = serializers.CharField(max_length=500, trim_whitespace=False)
+        branch = serializers.CharField(max_length=255, trim_whitespace=False)
+        name = serializers.CharField(required=False, max_length=100, help_text="Default: the repository's name.")
+
+    class OutputSerializer(ProjectOutputSerializer):
+        webhook_secret = serializers.CharField(
+            help_text="HMAC secret for the GitHub webhook. Shown only here; rotate it to get a new one."
+        )
+
+        class Meta(ProjectOutputSerializer.Meta):
+            ref_name = "ProjectCreated"
+            fields = [*ProjectOutputSerializer.Meta.fields, "webhook_secret"]
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OutputSerializer, **error_responses(400, 401)},
+        tags=["projects"],
+    )
+    def post(self, request):
+        from syncs.services import project_link_new
+
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sync = project_link_new(owner=request.user, **serializer.validated_data)
+        secret = services.project_webhook_secret_rotate(project=sync.project)
+        project = _projects(Project.objects.filter(pk=sync.project_id)).get()
+        project.webhook_secret = secret
+        data = self.OutputSerializer(project, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(ProjectScopedApi):
+    """One project."""
+
+    @extend_schema(
+        parameters=[PROJECT_UUID], responses={200: ProjectOutputSerializer, **error_responses(401, 404)}, tags=["projects"]
+    )
+    def get(self, request, project_uuid):
+        project = _projects(Project.objects.filter(pk=self.project.pk)).get()
+        return Response(ProjectOutputSerializer(project, context={"request": request}).data)
+
+
+class ProjectUpdateApi(ProjectScopedApi):
+    """Rename a project."""
+
+    project_permission = "manage"
+
+    class InputSerializer(StrictSerializer):
+        name = serializers.CharField(required=False, max_length=100)
+
+    @extend_schema(
+        parameters=[PROJECT_UUID],
+        request=InputSerializer,
+        responses={200: ProjectOutputSerializer, **error_responses(400, 401, 403, 404)},
+        tags=["projects"],
+    )
+    def patch(self, request, project_uuid):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if "name" in serializer.validated_data:
+            services.project_rename(project=self.project, name=serializer.validated_data["name"])
+        project = _projects(Project.objects.filter(pk=self.project.pk)).get()
+        return Response(ProjectOutputSerializer(project, context={"request": request}).data)
+
+
+class ProjectDeleteApi(ProjectScopedApi):
+    """Delete a project: it disappears at once and its runs stop, but its embeddings stay until
+    it is purged (DELETE /deleted-projects/<uuid>/)."""
+
+    project_permission = "manage"
+
+    @extend_schema(parameters=[PROJECT_UUID], responses={204: None, **error_responses(401, 403, 404)}, tags=["projects"])
+    def delete(self, request, project_uuid):
+        services.project_soft_delete(project=self.project)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProjectWebhookSecretCreateApi(ProjectScopedApi):
+    """Generate a new webhook secret (the previous one stops working). Shown only in this answer:
+    configure it, with the webhook URL and content type application/json, on GitHub."""
+
+    project_permission = "manage"
+
+    class OutputSerializer(serializers.Serializer):
+        webhook_secret = serializers.CharField()
+        webhook_url = serializers.URLField()
+
+    @extend_schema(
+        parameters=[PROJECT_UUID],
+        request=None,
+        responses={201: OutputSerializer, **error_responses(401, 403, 404)},
+        tags=["webhooks"],
+    )
+    def post(self, request, project_uuid):
+        secret = services.project_webhook_secret_rotate(project=self.project)
+        data = {"webhook_secret": secret, "webhook_url": absolute_url(request, "api:webhook-github")}
+        return Response(self.OutputSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectBranchesApi(ProjectScopedApi):
+    """The branches of the project's repository, default first (GitHub API for GitHub
+    repositories, `git ls-remote` for others), each marked if the project syncs it."""
+
+    class OutputSerializer(serializers.Serializer):
+        class BranchSerializer(serializers.Serializer):
+            name = serializers.CharField()
+            synced = serializers.BooleanField()
+
+            class Meta:
+                ref_name = "RepositoryBranch"
+
+        repository = serializers.CharField()
+        default_branch = serializers.CharField(allow_null=True)
+        branches = BranchSerializer(many=True)
+
+    @extend_schema(
+        parameters=[PROJECT_UUID],
+        responses={200: OutputSerializer, **error_responses(400, 401, 404)},
+        tags=["projects"],
+    )
+    def get(self, request, project_uuid):
+        from projects.branches import repository_branches
+
+        listed = repository_branches(self.project.repository)
+        synced = set(self.project.syncs.values_list("branch", flat=True))
+        data = {
+            "repository": listed.repository,
+            "default_branch": listed.default,
+            "branches": [{"name": name, "synced": name in synced} for name in listed.names],
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class ProjectEventsApi(ProjectScopedApi):
+    """Where to follow the project's runs live: a Server-Sent Events stream (`run` events)."""
+
+    class OutputSerializer(serializers.Serializer):
+        channel = serializers.CharField()
+        url = serializers.URLField(help_text="Open with EventSource (session) or any SSE client.")
+
+    @extend_schema(parameters=[PROJECT_UUID], responses={200: OutputSerializer, **error_responses(401, 404)}, tags=["projects"])
+    def get(self, request, project_uuid):
+        from syncs.events import project_channel
+
+        data = {"channel": project_channel(self.project.uuid), "url": request.build_absolute_uri(events_path(self.project))}
+        return Response(self.OutputSerializer(data).data)
+
+
+class DeletedProjectOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        ref_name = "DeletedProject"
+        fields = ["uuid", "name", "repository", "created_at", "deleted_at"]
+
+
+class DeletedProjectListApi(BaseApi):
+    """Deleted projects whose embeddings are kept until purged."""
+
+    pagination_class = Pagination
+
+    @extend_schema(
+        responses={200: DeletedProjectOutputSerializer(many=True), **error_responses(400, 401)}, tags=["projects"]
+    )
+    def get(self, request):
+        projects = selectors.deleted_projects_for_user(request.user).order_by("-deleted_at", "pk")
+        return paginated_response(self, projects, DeletedProjectOutputSerializer)
+
+
+class DeletedProjectPurgeApi(BaseApi):
+    """Purge a deleted project: its branches, files, chunks and runs are removed for good."""
+
+    @extend_schema(
+        parameters=[PROJECT_UUID], responses={204: None, **error_responses(401, 403, 404, 409)}, tags=["projects"]
+    )
+    def delete(self, request, project_uuid):
+        from syncs.services import SyncConflict, project_purge
+
+        project = selectors.deleted_project_get_for_user(request.user, uuid=project_uuid)
+        if project is None:
+            raise exceptions.NotFound("no such deleted project")
+        if not permissions.can_manage(request.user, project):
+            raise exceptions.PermissionDenied("you may not manage this project")
+        try:
+            project_purge(project=project)
+        except SyncConflict as exc:
+            raise ApiError(str(exc), code="conflict", status_code=status.HTTP_409_CONFLICT) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- GitHub webhook -----------------------------------------------------------------------------
+
+
+class GithubWebhookApi(BaseApi):
+    """GitHub push webhook (content type application/json). Authenticated by `X-Hub-Signature-256`,
+    the HMAC-SHA256 of the body with the project's webhook secret. `ping` answers pong; `push` to
+    a synced branch queues a sync (coalesced with any waiting run); other events are ignored;
+    a replayed `X-GitHub-Delivery` changes nothing."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    renderer_classes = (JSONRenderer,)
+
+    class OutputSerializer(serializers.Serializer):
+        event = serializers.CharField()
+        delivery = serializers.CharField()
+        result = serializers.ChoiceField(choices=["pong", "queued", "ignored", "duplicate"])
+        detail = serializers.CharField()
+        runs = serializers.ListField(child=serializers.UUIDField())
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("X-GitHub-Event", str, OpenApiParameter.HEADER, required=True, pattern=r"^[a-z_]{1,50}$"),
+            OpenApiParameter(
+                "X-GitHub-Delivery", str, OpenApiParameter.HEADER, required=True, pattern=r"^[A-Za-z0-9-]{1,100}$"
+            ),
+            OpenApiParameter(
+                "X-Hub-Signature-256",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                pattern=r"^sha256=[0-9a-f]{64}$",
+                description="HMAC-SHA256 of the raw body with the project's webhook secret, hex.",
+            ),
+        ],
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="Verified; nothing to do (pong, ignored, duplicate)."),
+            202: OpenApiResponse(OutputSerializer, description="Verified; a sync was queued."),
+            **error_responses(400, 403, 413, 415),
+        },
+        auth=[],
+        tags=["webhooks"],
+    )
+    def post(self, request):
+        from projects.webhooks import MAX_BODY_BYTES, github_delivery_handle
+
+        body = self._read_body(MAX_BODY_BYTES)
+        outcome = github_delivery_handle(
+            event=request.headers.get("X-GitHub-Event", ""),
+            delivery_id=request.headers.get("X-GitHub-Delivery", ""),
+            signature=request.headers.get("X-Hub-Signature-256", ""),
+            content_type=request.content_type or "",
+            body=body,
+        )
+        code = status.HTTP_202_ACCEPTED if outcome.result == "queued" else status.HTTP_200_OK
+        return Response(self.OutputSerializer(outcome).data, status=code)
+
+    def _read_body(self, limit: int) -> bytes:
+        """At most `limit` bytes: a declared length over it is refused before anything is read,
+        and a body longer than declared is never read past limit + 1."""
+        try:
+            declared = int(self.request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise ApiError("invalid Content-Length", code="webhook_body_invalid") from None
+        if declared > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        stream = self.request.stream  # DRF: the raw request, or None when there is no body
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        return body
