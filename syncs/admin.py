@@ -222,7 +222,8 @@ class SyncRunAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         event_id = get_current_event_id([OPERATORS_CHANNEL])
         run = self.get_object(request, unquote(object_id))
-        extra_context = {**(extra_context or {})}
+        # Every field is read-only: there is nothing to save.
+        extra_context = {"show_save": False, "show_save_and_continue": False, **(extra_context or {})}
         if run is not None:
             extra_context["live"] = {"event_id": event_id, **self._live_context([run])}
         return super().change_view(request, object_id, form_url=form_url, extra_context=extra_context)

@@ -165,3 +165,10 @@ def test_a_refused_stream_stops(page):
     status = page.locator("[data-live-status]")
     assert status.get_attribute("data-state") == "stopped" and "Permission denied" in status.inner_text()
     assert page.evaluate("window.sources[0].readyState") == 2
+
+
+def test_a_buttons_answer_never_undoes_what_the_stream_showed(page):
+    emit(page, "open")
+    emit(page, "run", event(R2, "running", "embed", done=1, total=3), 6)
+    page.evaluate("ev => window.nyxsyncLive.show(ev, undefined, false)", event(R2, "queued", "queued"))
+    assert shown(page) == (R2, "running", "Embed")

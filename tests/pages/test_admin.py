@@ -54,6 +54,7 @@ def test_the_run_page_has_the_live_panel_and_the_failure(admin_client, branch):
     assert response.status_code == 200
     assert f'data-live-run="{run.uuid}"' in html and "Failed during embed: model server said 500" in html
     assert 'id="live-initial"' in html
+    assert 'name="_save"' not in html  # a run is a record: nothing to save
 
 
 def test_the_live_state_endpoint_returns_the_runs_asked_for(admin_client, branch, owner):

@@ -99,7 +99,7 @@ def test_the_project_page_shows_branches_progress_and_history_with_errors(owner_
     assert f'action="{reverse("branch_sync", kwargs={"sync": sync.uuid})}"' in html
     assert f'action="{reverse("run_cancel", kwargs={"run": running.uuid})}"' in html
     assert 'data-field="bar" max="100" value="75.0"' in html and "3 / 4" in html
-    assert "Failed during Fetch: branch main does not exist &lt;script&gt;" in html
+    assert "Failed during fetch: branch main does not exist &lt;script&gt;" in html
     assert "<script>alert(1)" not in html
     assert response.context["event_id"] == get_current_event_id([project_channel(sync.project.uuid)])
 

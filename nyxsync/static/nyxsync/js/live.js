@@ -21,7 +21,6 @@
 (function () {
   "use strict";
 
-  var PHASES = ["queued", "fetch", "diff", "chunk", "embed", "write", "swap", "done"];
   var LABELS = { up_to_date: "Up to date", reembed: "Re-embed", page: "Web page", api: "API" };
   var OK = { succeeded: true, up_to_date: true };
   var PLACEHOLDER = "00000000-0000-0000-0000-000000000000";
@@ -51,16 +50,10 @@
     return out;
   }
 
-  // Within one run, states only move forward: queued < running < finished, then phase, then count.
+  // A run's status only moves forward: queued, running, finished. (Phases need no order: the
+  // events of one stream arrive in the order they were sent.)
   function rank(ev) {
-    return [ev.finished ? 2 : ev.status === "running" ? 1 : 0, PHASES.indexOf(ev.phase), ev.done || 0];
-  }
-
-  function notBefore(a, b) {
-    for (var i = 0; i < a.length; i++) {
-      if (a[i] !== b[i]) return a[i] > b[i];
-    }
-    return true;
+    return ev.finished ? 2 : ev.status === "running" ? 1 : 0;
   }
 
   function result(ev) {
@@ -239,10 +232,11 @@
       .catch(function () { /* the next reconnection tries again */ });
   };
 
-  // Whether a branch panel showing `current` should move to `ev` (a newer event of some run).
-  function follows(current, ev) {
+  // Whether a panel showing `current` should move to `ev`, an event of the stream (`pos` known)
+  // or the answer to a button (no position: it may be older than what the stream has shown).
+  function follows(current, ev, pos) {
     if (!current) return true;
-    if (current.run === ev.run) return notBefore(rank(ev), rank(current));
+    if (current.run === ev.run) return pos === undefined ? rank(ev) > rank(current) : rank(ev) >= rank(current);
     if (ev.finished) return false; // an older run ending while the panel follows a newer one
     if (current.finished) return true; // a new run
     return !(current.status === "running" && ev.status === "queued"); // keep the running one
@@ -253,17 +247,17 @@
   Live.prototype.show = function (ev, pos, snapshot) {
     var shown = this.bySync[ev.sync];
     var take = snapshot ? !shown || shown.pos === undefined || pos === undefined || shown.pos <= pos
-      : follows(shown && shown.ev, ev);
+      : follows(shown && shown.ev, ev, pos);
     if (take) {
       this.bySync[ev.sync] = { ev: ev, pos: pos === undefined && shown ? shown.pos : pos };
-      each('[data-live-sync="' + ev.sync + '"]', function (el) { render(el, ev); });
+      each('[data-live-sync="' + CSS.escape(ev.sync) + '"]', function (el) { render(el, ev); });
     }
     var known = this.byRun[ev.run];
     take = snapshot ? !known || known.pos === undefined || pos === undefined || known.pos <= pos
-      : !known || notBefore(rank(ev), rank(known.ev));
+      : !known || (pos === undefined ? rank(ev) > rank(known.ev) : rank(ev) >= rank(known.ev));
     if (take) {
       this.byRun[ev.run] = { ev: ev, pos: pos === undefined && known ? known.pos : pos };
-      each('[data-live-run="' + ev.run + '"]', function (el) { render(el, ev); });
+      each('[data-live-run="' + CSS.escape(ev.run) + '"]', function (el) { render(el, ev); });
     }
   };
 
