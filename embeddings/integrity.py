@@ -92,7 +92,7 @@ def _model_scopes(using: str, watermarks: dict[str, int] | None, has_vectors: bo
     with connections[using].cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT m.name, count(v.id), {_CHECKSUM.format(row=_VECTOR_ROW)}, coalesce(max(v.id), 0)
+            SELECT m.name, count(v.embedding), {_CHECKSUM.format(row=_VECTOR_ROW)}, coalesce(max(v.id), 0)
             FROM embeddings_embeddingmodel m
             LEFT JOIN embeddings_vector v ON v.model_id = m.id AND v.id <= coalesce(%s::jsonb ->> m.name, '9223372036854775807')::bigint
             GROUP BY m.name ORDER BY m.name
@@ -131,7 +131,7 @@ def _project_scopes(using: str, has_vectors: bool) -> list[Scope]:
     vector_join = (
         "LEFT JOIN embeddings_vector v ON v.model_id = m.id AND v.content_hash = live.content_hash"
         if has_vectors
-        else "LEFT JOIN (SELECT NULL::bigint AS id) v ON false"
+        else "LEFT JOIN (SELECT NULL::vector AS embedding) v ON false"
     )
     with connections[using].cursor() as cursor:
         cursor.execute(
@@ -143,7 +143,7 @@ def _project_scopes(using: str, has_vectors: bool) -> list[Scope]:
                 JOIN embeddings_chunk c ON c.file_id = f.id
             )
             SELECT p.uuid::text, u.username || '/' || p.name, live.embedding_model,
-                   count(v.id), count(*) - count(v.id), {checksum}
+                   count(v.embedding), count(*) - count(v.embedding), {checksum}
             FROM live
             JOIN projects_project p ON p.id = live.project_id
             JOIN auth_user u ON u.id = p.owner_id

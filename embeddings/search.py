@@ -28,6 +28,7 @@ class SearchHit:
     commit: str
     branch: str
     project_sync_id: int
+    model: str
 
 
 class SearchError(ValueError):
@@ -40,10 +41,13 @@ def search(*, project_syncs, query: str, k: int = 10) -> list[SearchHit]:
         raise SearchError("the query is empty")
     if not 1 <= k <= MAX_K:
         raise SearchError(f"k must be between 1 and {MAX_K}")
+    from syncs.models import ProjectSync
+
+    # Each branch's model as the database has it now, not as the caller's copy remembers it.
     by_model: dict[str, list[int]] = {}
-    for sync in project_syncs:
-        if sync.live_generation:
-            by_model.setdefault(sync.embedding_model, []).append(sync.pk)
+    live = ProjectSync.objects.filter(pk__in=[sync.pk for sync in project_syncs], live_generation__gt=0)
+    for pk, model_name in live.values_list("pk", "embedding_model"):
+        by_model.setdefault(model_name, []).append(pk)
     hits: list[SearchHit] = []
     for model_name, sync_ids in by_model.items():
         hits += _search_model(model_name, sync_ids, query, k)
@@ -61,7 +65,7 @@ def _search_model(model_name: str, sync_ids: list[int], query: str, k: int) -> l
         cursor.execute(
             f"""
             SELECT f.path, c.start_line, c.end_line, 1 - (v.embedding::vector({dims}) <=> %s::vector({dims})) AS score,
-                   c.text, ps.live_commit, ps.branch, ps.id
+                   c.text, ps.live_commit, ps.branch, ps.id, %s
             FROM project_syncs ps
             JOIN embeddings_sourcefile f ON f.project_sync_id = ps.id AND {LIVE_FILE_SQL}
             JOIN embeddings_chunk c ON c.file_id = f.id
@@ -70,6 +74,6 @@ def _search_model(model_name: str, sync_ids: list[int], query: str, k: int) -> l
             ORDER BY v.embedding::vector({dims}) <=> %s::vector({dims})
             LIMIT %s
             """,
-            [literal, sync_ids, literal, k],
+            [literal, model_name, sync_ids, literal, k],
         )
         return [SearchHit(*row) for row in cursor.fetchall()]

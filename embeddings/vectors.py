@@ -56,7 +56,7 @@ def hashes_with_vectors(model: EmbeddingModel, hashes: Iterable[str]) -> set[str
     with connection.cursor() as cursor:
         for start in range(0, len(hashes), 10_000):
             cursor.execute(
-                "SELECT content_hash FROM embeddings_vector WHERE model_id = %s AND content_hash = ANY(%s)",
+                "SELECT content_hash FROM embeddings_vector WHERE model_id = %s AND content_hash = ANY(%s) AND embedding IS NOT NULL",
                 [model.pk, hashes[start : start + 10_000]],
             )
             found.update(row[0] for row in cursor.fetchall())
@@ -84,7 +84,9 @@ def vectors_write(model: EmbeddingModel, hashes: list[str], embeddings: np.ndarr
         cursor.execute(
             "INSERT INTO embeddings_vector (model_id, content_hash, embedding, created_at) "
             "SELECT %s, content_hash, embedding, now() FROM incoming_vectors "
-            "ON CONFLICT (model_id, content_hash) DO NOTHING",
+            # A row whose vector is gone (a column recreated by hand) gets it back; others stay as they are.
+            "ON CONFLICT (model_id, content_hash) DO UPDATE SET embedding = EXCLUDED.embedding "
+            "WHERE embeddings_vector.embedding IS NULL",
             [model.pk],
         )
         return cursor.rowcount

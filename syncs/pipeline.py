@@ -78,7 +78,9 @@ def _sync(run: SyncRun, progress: Progress) -> None:
     sync = run.project_sync
     generation = sync.live_generation + 1
     run.generation = generation
-    SyncRun.objects.filter(pk=run.pk).update(generation=generation)
+    if run.trigger != SyncRun.Trigger.REEMBED:  # a model change may have landed since the trigger
+        run.embedding_model = sync.embedding_model
+    SyncRun.objects.filter(pk=run.pk).update(generation=generation, embedding_model=run.embedding_model)
 
     progress.phase(Phase.FETCH)
     commit = git.fetch_branch(sync.repository_url, sync.branch, token=_token_for(sync.repository_url))

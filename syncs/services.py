@@ -40,21 +40,33 @@ def project_sync_link(*, owner, repository: str, branch: str, name: str | None =
 
 
 def sync_run_enqueue(
-    *, project_sync: ProjectSync, trigger: str, requested_by=None, dispatch: bool = True
+    *,
+    project_sync: ProjectSync,
+    trigger: str,
+    requested_by=None,
+    dispatch: bool = True,
+    embedding_model: str | None = None,
 ) -> tuple[SyncRun, bool]:
     """Trigger a sync. While a run waits, triggers coalesce into it (it will fetch the newest
     commit when it starts): at most one run waits behind the running one. Returns (run, created).
-    `dispatch=False` leaves the run to the caller (the `sync --inline` command runs it itself)."""
+    `embedding_model` (a model change, see project_sync_reembed) makes the run build vectors of
+    that model and make it live; a waiting run takes it over. `dispatch=False` leaves the run to
+    the caller (the `sync --inline` command runs it itself)."""
     waiting = SyncRun.objects.filter(project_sync=project_sync, status=SyncRun.Status.QUEUED).first()
     if waiting is not None:
+        if embedding_model and SyncRun.objects.filter(pk=waiting.pk, status=SyncRun.Status.QUEUED).update(
+            embedding_model=embedding_model, trigger=SyncRun.Trigger.REEMBED
+        ):
+            waiting.refresh_from_db()
         return waiting, False
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(
                 project_sync=project_sync,
-                trigger=trigger,
+                trigger=SyncRun.Trigger.REEMBED if embedding_model else trigger,
                 requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
-                embedding_model=project_sync.embedding_model,
+                # Other runs take the branch's model when they start (a model change may land first).
+                embedding_model=embedding_model or project_sync.embedding_model,
                 heartbeat_at=timezone.now(),
             )
             project_refresh_status(project_sync.project)
@@ -66,6 +78,20 @@ def sync_run_enqueue(
         return SyncRun.objects.get(project_sync=project_sync, status=SyncRun.Status.QUEUED), False
     logger.info("sync.run.queued", extra={"run_id": str(run.uuid), "trigger": trigger})
     return run, True
+
+
+def project_sync_reembed(*, project_sync: ProjectSync, model_name: str, requested_by=None, dispatch: bool = True) -> tuple[SyncRun, bool]:
+    """Change the branch's embedding model without downtime: a run builds the new model's
+    vectors beside the old ones (reusing any that exist), search keeps the old model until one
+    swap makes the new one live. Cancel or crash: the old model stays live.
+    Raises EmbeddingError for an unknown model."""
+    from embeddings.backends import get_backend
+
+    get_backend(model_name).describe()  # an unknown model fails here, changing nothing
+    return sync_run_enqueue(
+        project_sync=project_sync, trigger=SyncRun.Trigger.REEMBED, requested_by=requested_by,
+        dispatch=dispatch, embedding_model=model_name,
+    )
 
 
 def _send_task(run: SyncRun) -> None:

@@ -6,7 +6,7 @@ git:// and http:// on 127.0.0.1; tests/workers.py runs real Celery workers.
 
 import pytest
 
-pytest_plugins = ["tests.gitserver", "tests.workers", "tests.openai_standin", "tests.github_standin"]
+pytest_plugins = ["tests.gitserver", "tests.workers", "tests.openai_standin", "tests.github_standin", "tests.syncing"]
 
 
 @pytest.fixture

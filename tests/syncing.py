@@ -1,4 +1,5 @@
-"""Fixtures for sync tests: a fast real embedding model, and a helper to sync in process."""
+"""Sync fixtures for any test: a fast real embedding model, linking a served repository, and
+syncing it in process."""
 
 import pytest
 

@@ -1,0 +1,36 @@
+"""`reembed`: move branches to another embedding model without downtime."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from embeddings.backends import EmbeddingError
+from nyxsync.management.lookup import project_by_name, user_by_username
+from syncs.models import ProjectSync
+from syncs.services import project_sync_reembed
+
+
+class Command(BaseCommand):
+    help = (
+        "Builds vectors of MODEL beside the current ones for the branches of --project (or --all), "
+        "then makes MODEL live per branch in one swap. Search keeps the old model until then."
+    )
+
+    def add_arguments(self, parser):
+        target = parser.add_mutually_exclusive_group(required=True)
+        target.add_argument("--project")
+        target.add_argument("--all", action="store_true")
+        parser.add_argument("--owner", help="Owner of --project (default: the first admin).")
+        parser.add_argument("--model", required=True, help="e.g. all-MiniLM-L6-v2, hashing-256, openai:text-embedding-3-small")
+
+    def handle(self, *args, **options):
+        syncs = ProjectSync.objects.select_related("project").filter(project__deleted_at__isnull=True)
+        if options["project"]:
+            syncs = syncs.filter(project=project_by_name(user_by_username(options["owner"]), options["project"]))
+        if not syncs:
+            raise CommandError("no branch to re-embed")
+        for sync in syncs:
+            try:
+                run, created = project_sync_reembed(project_sync=sync, model_name=options["model"])
+            except EmbeddingError as exc:
+                raise CommandError(str(exc)) from exc
+            verb = "queued" if created else "merged into waiting"
+            self.stdout.write(f"{sync}: re-embed to {options['model']} {verb} run {run.uuid}")
