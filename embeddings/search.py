@@ -1,21 +1,35 @@
-"""Search the live snapshots of branches: the chunks nearest to a query, by cosine distance.
+"""Search the live snapshots of branches: hybrid, the vector neighbours of a query fused with its
+full-text matches and, for identifier-like queries, the definitions of the identifier, by
+reciprocal rank fusion. An exact identifier finds its definition even where the vector alone
+would not; a vague question still finds code that means the same thing.
 
 Callers pass branches they have already scoped to the user (projects.selectors); this module
-never widens that set. Each query is one statement, so it reads one consistent snapshot of
-each branch, the previous one until a swap commits and the new one after."""
+never widens that set. Each branch group is read in one REPEATABLE READ transaction, so a search
+sees one snapshot of each branch, the previous one until a swap commits and the new one after.
+
+Small scopes are scanned exactly; large ones go through the model's HNSW index with pgvector's
+iterative scan, which keeps walking the graph until enough rows pass the filters, so a selective
+filter still returns k results."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
 
 from embeddings.backends import get_backend
 from embeddings.models import EmbeddingModel
 from embeddings.snapshot import LIVE_FILE_SQL
 
 MAX_K = 100
+MAX_QUERY_CHARS = 2000
+RRF_K = 60  # the usual constant of reciprocal rank fusion
+# Same expression as the GIN index of migration embeddings.0005 (it must match to be used).
+TEXT_VECTOR = "to_tsvector('simple'::regconfig, regexp_replace(c.text, '[^[:alnum:]]+', ' ', 'g'))"
+DEFINITION_KEYWORDS = "def|class|function|func|fn|interface|type|struct|enum|trait|impl|module|const|let|var|val|macro"
 
 
 @dataclass(frozen=True)
@@ -23,57 +37,218 @@ class SearchHit:
     path: str
     start_line: int
     end_line: int
-    score: float
+    score: float  # cosine similarity of the chunk to the query
     text: str
     commit: str
     branch: str
     project_sync_id: int
     model: str
+    fused: float = 0.0  # reciprocal-rank-fusion score, what results are ordered by
 
 
 class SearchError(ValueError):
     pass
 
 
-def search(*, project_syncs, query: str, k: int = 10) -> list[SearchHit]:
-    query = query.strip()
+def search(
+    *, project_syncs, query: str, k: int = 10, path_glob: str | None = None, language: str | None = None
+) -> list[SearchHit]:
+    query = (query or "").strip()
     if not query:
         raise SearchError("the query is empty")
-    if not 1 <= k <= MAX_K:
+    if len(query) > MAX_QUERY_CHARS:
+        raise SearchError(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise SearchError(f"k must be between 1 and {MAX_K}")
+    filters = _Filters.build(path_glob=path_glob, language=language)
+
     from syncs.models import ProjectSync
 
     # Each branch's model as the database has it now, not as the caller's copy remembers it.
-    by_model: dict[str, list[int]] = {}
+    groups: dict[str, tuple[list[int], int]] = {}
     live = ProjectSync.objects.filter(pk__in=[sync.pk for sync in project_syncs], live_generation__gt=0)
-    for pk, model_name in live.values_list("pk", "embedding_model"):
-        by_model.setdefault(model_name, []).append(pk)
+    for pk, model_name, chunks in live.values_list("pk", "embedding_model", "live_chunk_count"):
+        ids, total = groups.get(model_name, ([], 0))
+        groups[model_name] = ([*ids, pk], total + chunks)
     hits: list[SearchHit] = []
-    for model_name, sync_ids in by_model.items():
-        hits += _search_model(model_name, sync_ids, query, k)
-    return sorted(hits, key=lambda hit: -hit.score)[:k]
+    for model_name, (sync_ids, chunks) in groups.items():
+        hits += _search_group(model_name, sync_ids, chunks, query, k, filters)
+    return sorted(hits, key=lambda hit: (-hit.fused, -hit.score))[:k]
 
 
-def _search_model(model_name: str, sync_ids: list[int], query: str, k: int) -> list[SearchHit]:
+@dataclass(frozen=True)
+class _Filters:
+    sql: str
+    params: list
+
+    @classmethod
+    def build(cls, *, path_glob: str | None, language: str | None) -> _Filters:
+        sql, params = "", []
+        if path_glob:
+            sql += " AND f.path ~ %s"
+            params.append(glob_to_regex(path_glob))
+        if language:
+            if not re.fullmatch(r"[a-z0-9+#-]{1,32}", language):
+                raise SearchError(f"unknown language {language[:40]!r}")
+            sql += " AND f.language = %s"
+            params.append(language)
+        return cls(sql, params)
+
+
+def glob_to_regex(glob: str) -> str:
+    """A path glob as a PostgreSQL regular expression: `*` and `?` stay inside one folder, `**`
+    crosses folders; a glob without `/` matches a file name in any folder ("*.py")."""
+    if len(glob) > 200 or any(ord(char) < 32 for char in glob):
+        raise SearchError("the path filter is too long or holds control characters")
+    out, index = [], 0
+    while index < len(glob):
+        if glob.startswith("**/", index):
+            out.append("(.*/)?")
+            index += 3
+        elif glob.startswith("**", index):
+            out.append(".*")
+            index += 2
+        else:
+            char = glob[index]
+            out.append({"*": "[^/]*", "?": "[^/]"}.get(char) or (char if char.isalnum() else "\\" + char))
+            index += 1
+    prefix = "^" if "/" in glob else "(^|/)"
+    return prefix + "".join(out) + "$"
+
+
+def _search_group(model_name: str, sync_ids: list[int], chunks: int, query: str, k: int, filters: _Filters) -> list[SearchHit]:
     model = EmbeddingModel.objects.filter(name=model_name).first()
     if model is None:
         return []
-    vector = get_backend(model_name).embed([query])[0]
+    vector = get_backend(model_name).embed([query])[0]  # before the transaction: the model is slow
     literal = "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
-    dims = int(model.dimensions)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT f.path, c.start_line, c.end_line, 1 - (v.embedding::vector({dims}) <=> %s::vector({dims})) AS score,
-                   c.text, ps.live_commit, ps.branch, ps.id, %s
-            FROM project_syncs ps
-            JOIN embeddings_sourcefile f ON f.project_sync_id = ps.id AND {LIVE_FILE_SQL}
-            JOIN embeddings_chunk c ON c.file_id = f.id
-            JOIN embeddings_vector v ON v.model_id = {int(model.pk)} AND v.content_hash = c.content_hash
-            WHERE ps.id = ANY(%s)
-            ORDER BY v.embedding::vector({dims}) <=> %s::vector({dims})
-            LIMIT %s
-            """,
-            [literal, model_name, sync_ids, literal, k],
+    candidates = max(50, 4 * k)
+    scope = _Scope(model, sync_ids, filters, literal)
+    with _snapshot():
+        ranked = [
+            scope.nearest(candidates, exact=chunks <= settings.NYXSYNC_SEARCH_EXACT_MAX_CHUNKS),
+            scope.text_matches(query, candidates),
+            scope.definitions(query, candidates),
+        ]
+        fused = _reciprocal_rank_fusion(ranked)
+        top = sorted(fused, key=fused.get, reverse=True)[:k]
+        return [SearchHit(*row, model_name, fused[row_id]) for row_id, *row in scope.rows(top)]
+
+
+class _snapshot:
+    """A read-only REPEATABLE READ transaction: every statement of the search sees one snapshot.
+    Inside a caller's transaction, that transaction's snapshot rules apply instead."""
+
+    def __enter__(self):
+        self._outer = connection.in_atomic_block
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        if not self._outer:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    def __exit__(self, *exc):
+        return self._atomic.__exit__(*exc)
+
+
+@dataclass
+class _Scope:
+    model: EmbeddingModel
+    sync_ids: list[int]
+    filters: _Filters
+    literal: str
+
+    @property
+    def _from(self) -> str:
+        return (
+            "FROM project_syncs ps "
+            f"JOIN embeddings_sourcefile f ON f.project_sync_id = ps.id AND {LIVE_FILE_SQL} "
+            "JOIN embeddings_chunk c ON c.file_id = f.id "
         )
-        return [SearchHit(*row) for row in cursor.fetchall()]
+
+    def _where(self) -> tuple[str, list]:
+        return f"WHERE ps.id = ANY(%s){self.filters.sql}", [self.sync_ids, *self.filters.params]
+
+    def nearest(self, limit: int, *, exact: bool) -> list[int]:
+        dims, model_id = int(self.model.dimensions), int(self.model.pk)
+        distance = f"(v.embedding::vector({dims}) <=> %s::vector({dims}))"
+        where, params = self._where()
+        with connection.cursor() as cursor:
+            if not exact:
+                # Keep walking the HNSW graph until `limit` rows pass the branch and path filters.
+                cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(settings.NYXSYNC_SEARCH_EF, limit))])
+            # "+ 0" keeps the planner off the HNSW index for exact scans of small scopes.
+            order = f"{distance} + 0" if exact else distance
+            cursor.execute(
+                f"SELECT c.id, {distance} AS distance FROM embeddings_vector v "
+                "JOIN embeddings_chunk c ON c.content_hash = v.content_hash "
+                "JOIN embeddings_sourcefile f ON f.id = c.file_id "
+                f"JOIN project_syncs ps ON ps.id = f.project_sync_id AND {LIVE_FILE_SQL} "
+                f"{where} AND v.model_id = {model_id} ORDER BY {order} LIMIT %s",
+                [self.literal, *params, self.literal, limit],
+            )
+            rows = cursor.fetchall()
+        return [row[0] for row in sorted(rows, key=lambda row: row[1])]  # relaxed order: sort again
+
+    def text_matches(self, query: str, limit: int) -> list[int]:
+        terms = re.findall(r"[a-z0-9]+", query.lower())[:16]
+        if not terms:
+            return []
+        tsquery = " | ".join(terms)
+        where, params = self._where()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT c.id {self._from} {where} AND {TEXT_VECTOR} @@ to_tsquery('simple', %s) "
+                f"ORDER BY ts_rank_cd({TEXT_VECTOR}, to_tsquery('simple', %s)) DESC, c.id LIMIT %s",
+                [*params, tsquery, tsquery, limit],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def definitions(self, query: str, limit: int) -> list[int]:
+        """Chunks that define an identifier of the query (def/class/function/... NAME, NAME =)."""
+        names = list(dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", query)))[:4]
+        if not names:
+            return []
+        alternatives = "|".join(names)
+        pattern = (
+            f"(?n)(^|[^A-Za-z0-9_])({DEFINITION_KEYWORDS})\\s+({alternatives})([^A-Za-z0-9_]|$)"
+            f"|^\\s*({alternatives})\\s*(:[^=]|=[^=])"
+        )
+        parts = " | ".join(dict.fromkeys(part for name in names for part in re.findall(r"[a-z0-9]+", name.lower())))
+        where, params = self._where()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT c.id {self._from} {where} AND {TEXT_VECTOR} @@ to_tsquery('simple', %s) AND c.text ~ %s "
+                "ORDER BY length(c.text), c.id LIMIT %s",
+                [*params, parts, pattern, limit],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def rows(self, chunk_ids: list[int]) -> list[tuple]:
+        if not chunk_ids:
+            return []
+        dims = int(self.model.dimensions)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT c.id, f.path, c.start_line, c.end_line,
+                       coalesce(1 - (v.embedding::vector({dims}) <=> %s::vector({dims})), 0), c.text, ps.live_commit, ps.branch, ps.id
+                FROM embeddings_chunk c
+                JOIN embeddings_sourcefile f ON f.id = c.file_id
+                JOIN project_syncs ps ON ps.id = f.project_sync_id
+                LEFT JOIN embeddings_vector v ON v.model_id = {int(self.model.pk)} AND v.content_hash = c.content_hash
+                WHERE c.id = ANY(%s)
+                """,
+                [self.literal, chunk_ids],
+            )
+            by_id = {row[0]: row for row in cursor.fetchall()}
+        return [by_id[chunk_id] for chunk_id in chunk_ids if chunk_id in by_id]
+
+
+def _reciprocal_rank_fusion(rankings: list[list[int]]) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    return fused

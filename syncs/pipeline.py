@@ -116,7 +116,7 @@ def _sync(run: SyncRun, progress: Progress) -> None:
 
     progress.phase(Phase.SWAP)
     progress.close_phase()
-    services.sync_run_swap(run, generation=generation, commit=commit)
+    services.sync_run_swap(run, generation=generation, commit=commit, chunk_delta=new_chunks - run.chunks_deleted)
     manifest_prune_retired(sync)
 
 

@@ -7,6 +7,8 @@ import json
 import logging
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from projects.models import Project
@@ -142,13 +144,15 @@ def _finish(run: SyncRun, *, status: str, error: str = "", error_phase: str = ""
     events.publish_run(run)
 
 
-def sync_run_swap(run: SyncRun, *, generation: int, commit: str) -> None:
+def sync_run_swap(run: SyncRun, *, generation: int, commit: str, chunk_delta: int) -> None:
     """Make the staged generation live and finish the run as succeeded, in one short
-    transaction: readers see the previous snapshot until it commits and the new one after."""
+    transaction: readers see the previous snapshot until it commits and the new one after.
+    `chunk_delta`: chunks the new snapshot has more than the old one."""
     sync = run.project_sync
     with transaction.atomic():
         changed = ProjectSync.objects.filter(pk=sync.pk, live_generation=generation - 1).update(
             live_generation=generation,
+            live_chunk_count=Greatest(F("live_chunk_count") + chunk_delta, 0),
             live_commit=commit,
             embedding_model=run.embedding_model,
             last_synced_at=timezone.now(),
