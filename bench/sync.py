@@ -14,16 +14,12 @@ import argparse
 import os
 import resource
 import shutil
-import socket
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import commit_tree, drop_database, release_tree, serve_repository, setup_django
+
 DEFAULT_VERSIONS = ["13.7.0", "13.7.1", "13.8.0", "13.8.1", "13.9.4", "14.0.0"]
 
 
@@ -35,25 +31,22 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nyxsync-bench"))
     args = parser.parse_args()
 
-    sources = [_release_tree(args.package, version, args.cache) for version in args.versions]
+    sources = [release_tree(args.package, version, args.cache) for version in args.versions]
     work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-sync-"))
     database = f"nyxsync_bench_{os.getpid()}"
-    _setup_django(work, database, args.model)
+    setup_django(work, database, model=args.model)
     daemon = None
     try:
-        daemon, url = _serve_repository(work)
-        _run(args, sources, work, url)
+        daemon, url, bare = serve_repository(work)
+        _run(args, sources, work, url, bare)
     finally:
         if daemon:
             daemon.terminate()
-        from django.db import connections
-
-        connections.close_all()
-        _drop_database(database)
+        drop_database(database)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(args, sources: list[Path], work: Path, url: str) -> None:
+def _run(args, sources: list[Path], work: Path, url: str, bare: Path) -> None:
     from django.contrib.auth import get_user_model
 
     from embeddings.backends import get_backend
@@ -66,14 +59,9 @@ def _run(args, sources: list[Path], work: Path, url: str) -> None:
     model_clock = _time_calls(backend)
     user = get_user_model().objects.create_user("bench")
 
-    tree = work / "tree"
-    _git("init", "--quiet", "--initial-branch=main", str(tree))
     sync = None
     for index, (version, source) in enumerate(zip(args.versions, sources, strict=True)):
-        _replace_tree(tree, source)
-        _git("-C", str(tree), "add", "--all")
-        _git("-C", str(tree), "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "--quiet", "-m", version)
-        _git("-C", str(tree), "push", "--quiet", "--force", str(work / "served" / "repo.git"), "HEAD:refs/heads/main")
+        commit_tree(work / "tree", source, bare, version)
         sync = sync or project_sync_link(owner=user, repository=url, branch="main", name=args.package)
         run, wall, model_seconds = _sync(sync, model_clock)
         if index == 0:
@@ -150,89 +138,6 @@ def _time_calls(backend) -> _Clock:
 
     backend.embed = timed
     return clock
-
-
-def _setup_django(work: Path, database: str, model: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "nyxsync.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["NYXSYNC_EMBEDDING_MODEL"] = model
-    os.environ["NYXSYNC_GIT_CACHE_DIR"] = str(work / "git-cache")
-    os.environ["NYXSYNC_INSECURE_GIT_HOSTS"] = "127.0.0.1"
-    from nyxsync import embedded
-
-    base = os.environ.get("DATABASE_URL")
-    if base:
-        raise SystemExit("bench/sync.py uses the embedded server; unset DATABASE_URL")
-    import psycopg
-
-    with psycopg.connect(host=str(embedded.ensure_postgres()), user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    os.environ["DATABASE_URL"] = embedded.postgres_url(database)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def _drop_database(database: str) -> None:
-    import psycopg
-
-    from nyxsync import embedded
-
-    with psycopg.connect(host=str(embedded.ensure_postgres()), user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
-def _serve_repository(work: Path):
-    served = work / "served"
-    served.mkdir()
-    _git("init", "--quiet", "--bare", "--initial-branch=main", str(served / "repo.git"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    daemon = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", f"--base-path={served}", "--export-all", "--listen=127.0.0.1", f"--port={port}", str(served)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return daemon, f"git://127.0.0.1:{port}/repo.git"
-
-
-def _release_tree(package: str, version: str, cache: Path) -> Path:
-    """The unpacked sdist of package==version (downloaded once with pip)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    unpacked = cache / f"{package}-{version}"
-    if unpacked.is_dir():
-        return unpacked
-    archive = next(cache.glob(f"{package}-{version}.tar.gz"), None)
-    if archive is None:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", f"{package}=={version}", "-d", str(cache)],
-            check=True,
-        )
-        archive = next(cache.glob(f"{package}-{version}.tar.gz"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(cache, filter="data")
-    return unpacked
-
-
-def _replace_tree(tree: Path, source: Path) -> None:
-    for child in tree.iterdir():
-        if child.name != ".git":
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-    shutil.copytree(source, tree, dirs_exist_ok=True, symlinks=True)
-
-
-def _git(*args: str) -> None:
-    subprocess.run(["git", *args], check=True)
 
 
 if __name__ == "__main__":

@@ -255,6 +255,8 @@ NYXSYNC_EMBEDDING_BATCH_SIZE = env.int("NYXSYNC_EMBEDDING_BATCH_SIZE", default=3
 # Torch threads per worker process; 0: one per core. With several workers on one machine, give
 # each the cores it owns (two workers on two cores: 1 each).
 NYXSYNC_TORCH_THREADS = env.int("NYXSYNC_TORCH_THREADS", default=0)
+# Worker processes load the default model as they start, so the first sync does not wait.
+NYXSYNC_WARM_MODEL_ON_START = env.bool("NYXSYNC_WARM_MODEL_ON_START", default=True)
 # Fan-out (embeddings.fanout): a run with at least this many batches to embed asks up to
 # NYXSYNC_FANOUT_HELPERS other workers to pull batches beside it; a claimed batch whose worker
 # is silent for NYXSYNC_FANOUT_LEASE_SECONDS goes to another.

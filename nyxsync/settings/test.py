@@ -27,3 +27,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 NYXSYNC_ALLOW_FLUSH = True  # TransactionTestCase empties its database with flush
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.home() / "celerybeat-schedule-test")
 NYXSYNC_INSECURE_GIT_HOSTS = ["127.0.0.1", "localhost"]
+NYXSYNC_WARM_MODEL_ON_START = False  # test workers load a model only when a test uses it

@@ -1,0 +1,113 @@
+"""Helpers shared by the benchmarks: a scratch database on the embedded server, Django set up
+against it, a local `git daemon`, and sdists of real packages as source trees."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(work: Path, database: str, *, model: str) -> str:
+    """Create `database` on the embedded server, point Django at it, migrate; returns its URL."""
+    if os.environ.get("DATABASE_URL"):
+        raise SystemExit("the benchmarks use the embedded server; unset DATABASE_URL")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "nyxsync.settings"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["NYXSYNC_EMBEDDING_MODEL"] = model
+    os.environ["NYXSYNC_GIT_CACHE_DIR"] = str(work / "git-cache")
+    os.environ["NYXSYNC_INSECURE_GIT_HOSTS"] = "127.0.0.1"
+    import psycopg
+
+    from nyxsync import embedded
+
+    with psycopg.connect(host=str(embedded.ensure_postgres()), user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    os.environ["DATABASE_URL"] = embedded.postgres_url(database)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return os.environ["DATABASE_URL"]
+
+
+def drop_database(database: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    from nyxsync import embedded
+
+    connections.close_all()
+    with psycopg.connect(host=str(embedded.ensure_postgres()), user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def serve_repository(work: Path) -> tuple[subprocess.Popen, str, Path]:
+    """A bare repository served by `git daemon` on 127.0.0.1: (process, URL, bare path)."""
+    served = work / "served"
+    served.mkdir()
+    bare = served / "repo.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", f"--base-path={served}", "--export-all", "--listen=127.0.0.1", f"--port={port}", str(served)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return daemon, f"git://127.0.0.1:{port}/repo.git", bare
+
+
+def commit_tree(tree: Path, source: Path, bare: Path, message: str) -> None:
+    """Make `tree` (a work tree) hold exactly `source`, commit and push it to `bare`."""
+    if not (tree / ".git").exists():
+        git("init", "--quiet", "--initial-branch=main", str(tree))
+    for child in tree.iterdir():
+        if child.name != ".git":
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    shutil.copytree(source, tree, dirs_exist_ok=True, symlinks=True)
+    git("-C", str(tree), "add", "--all")
+    git("-C", str(tree), "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "--quiet", "--allow-empty", "-m", message)
+    git("-C", str(tree), "push", "--quiet", "--force", str(bare), "HEAD:refs/heads/main")
+
+
+def release_tree(package: str, version: str, cache: Path) -> Path:
+    """The unpacked sdist of package==version (downloaded once with pip)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    unpacked = cache / f"{package}-{version}"
+    if unpacked.is_dir():
+        return unpacked
+    archive = next(cache.glob(f"{package}-{version}.tar.gz"), None)
+    if archive is None:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", f"{package}=={version}", "-d", str(cache)],
+            check=True,
+        )
+        archive = next(cache.glob(f"{package}-{version}.tar.gz"))
+    with tarfile.open(archive) as tar:
+        tar.extractall(cache, filter="data")
+    return unpacked
+
+
+def git(*args: str) -> None:
+    subprocess.run(["git", *args], check=True)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]

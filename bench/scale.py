@@ -1,0 +1,242 @@
+"""Scale benchmark: a full sync with one and with two Celery workers (fan-out), and search
+latency and recall on a 100,000-chunk branch.
+
+    .venv/bin/python bench/scale.py [--part workers|search|both] [--chunks 100000]
+
+Workers: rich 14.0.0 (about 1,700 chunks), all-MiniLM-L6-v2, real `celery worker` processes
+against a scratch database: one worker with two torch threads, then two workers with one each.
+Search: 100,000 chunks of real code (the .py files of this virtualenv) in one branch, embedded
+with hashing-256 (a real model, fast enough to embed 100k chunks here; MiniLM would need about an
+hour), the model's HNSW index built after loading; p50/p95 of the whole `search()` call (query
+embedding, vector, full-text and definition rankings, fusion) and recall@10 of the index scan
+against an exact scan, for 200 queries. Figures only: nothing passes or fails.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from common import ROOT, commit_tree, drop_database, percentile, release_tree, serve_repository, setup_django
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=["workers", "search", "both"], default="both")
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/nyxsync-bench"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-scale-"))
+    database = f"nyxsync_bench_scale_{os.getpid()}"
+    url = setup_django(work, database, model="all-MiniLM-L6-v2")
+    try:
+        if args.part in ("workers", "both"):
+            workers_part(work, url, args.cache)
+        if args.part in ("search", "both"):
+            search_part(args.chunks, args.queries)
+    finally:
+        drop_database(database)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# --- one worker against two ---------------------------------------------------------------------
+
+
+def workers_part(work: Path, database_url: str, cache: Path) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    daemon, repo_url, bare = serve_repository(work)
+    try:
+        commit_tree(work / "tree", release_tree("rich", "14.0.0", cache), bare, "rich 14.0.0")
+        user = get_user_model().objects.create_user("bench-workers")
+        timings = {}
+        for workers, threads in ((1, 2), (2, 1)):
+            with connection.cursor() as cursor:  # every run embeds everything again
+                cursor.execute("TRUNCATE embeddings_vector")
+            procs = _start_workers(workers, threads, database_url, work)
+            try:
+                seconds, run = _timed_sync(user, repo_url, f"bench-{workers}w")
+            finally:
+                _stop(procs)
+            timings[workers] = seconds
+            print(
+                f"{workers} worker(s) x {threads} torch thread(s): full sync {seconds:.1f} s, "
+                f"{run.chunks_embedded} chunks embedded = {run.chunks_embedded / seconds:.1f} chunks/s ({run.status})"
+            )
+        print(f"speed-up with two workers: {timings[1] / timings[2]:.2f}x")
+    finally:
+        daemon.terminate()
+
+
+def _start_workers(count: int, threads: int, database_url: str, work: Path) -> list[subprocess.Popen]:
+    from django.conf import settings
+
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "NYXSYNC_TORCH_THREADS": str(threads),
+        "NYXSYNC_WARM_MODEL_ON_START": "true",
+        "LOG_LEVEL": "INFO",
+    }
+    procs, logs = [], []
+    for n in range(count):
+        log = work / f"worker-{count}-{n}.log"
+        logs.append(log)
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "nyxsync", "worker", "--concurrency", "1", "--hostname", f"bench{n}-{uuid.uuid4().hex[:6]}@%h",
+             "--queues", queue, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+        ))
+    deadline = time.monotonic() + 120
+    while not all("embeddings.backend.loaded" in log.read_text() for log in logs):  # warm models, as in production
+        if time.monotonic() > deadline:
+            raise SystemExit("workers did not load the model in 120 s")
+        time.sleep(0.5)
+    return procs
+
+
+def _timed_sync(user, repo_url: str, name: str):
+    from syncs.models import SyncRun
+    from syncs.services import project_sync_link, sync_run_enqueue
+
+    sync = project_sync_link(owner=user, repository=repo_url, branch="main", name=name)
+    started = time.monotonic()
+    run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND)
+    while run.is_active:
+        time.sleep(0.2)
+        run.refresh_from_db()
+    return time.monotonic() - started, run
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- search on 100k chunks ----------------------------------------------------------------------
+
+
+def search_part(target: int, queries: int) -> None:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from embeddings.backends import get_backend
+    from embeddings.manifest import StagedFile, manifest_stage
+    from embeddings.vectors import embedding_model_register, vectors_write
+    from syncs.models import ProjectSync
+    from syncs.services import project_sync_link
+
+    settings.NYXSYNC_EMBEDDING_MODEL = "hashing-256"
+    started = time.monotonic()
+    files = _code_files(target)
+    chunk_count = sum(len(file.chunks) for file in files)
+    print(f"\nsearch: {len(files)} files, {chunk_count} chunks of real code (chunked in {time.monotonic() - started:.1f} s)")
+
+    user = get_user_model().objects.create_user("bench-search")
+    sync = project_sync_link(owner=user, repository="git://127.0.0.1:9/big.git", branch="main", name="big")
+    manifest_stage(sync, generation=1, retire_ids=[], files=[StagedFile(**vars(f)) for f in files])
+    backend = get_backend("hashing-256")
+    model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
+    texts = {chunk.content_hash: chunk.text for file in files for chunk in file.chunks}
+    index = f"embeddings_vector_hnsw_{model.pk}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {index}")  # bulk load, then build once
+    started = time.monotonic()
+    hashes = list(texts)
+    for start in range(0, len(hashes), 2000):
+        batch = hashes[start : start + 2000]
+        vectors_write(model, batch, backend.embed([texts[h] for h in batch]))
+    print(f"  embedded and stored {len(hashes)} vectors in {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        cursor.execute("SET max_parallel_maintenance_workers = 1")
+        cursor.execute(
+            f"CREATE INDEX {index} ON embeddings_vector USING hnsw ((embedding::vector({model.dimensions})) vector_cosine_ops) WHERE model_id = {model.pk}"
+        )
+        cursor.execute("ANALYZE embeddings_vector; ANALYZE embeddings_chunk; ANALYZE embeddings_sourcefile")
+    print(f"  HNSW index built in {time.monotonic() - started:.1f} s")
+    ProjectSync.objects.filter(pk=sync.pk).update(live_generation=1, live_chunk_count=chunk_count, embedding_model="hashing-256")
+    sync.refresh_from_db()
+    _measure(sync, model, texts, queries)
+
+
+def _measure(sync, model, texts: dict[str, str], count: int) -> None:
+    import numpy as np
+
+    from embeddings.backends import get_backend
+    from embeddings.search import _Filters, _Scope, _snapshot, search
+
+    rng = random.Random(7)
+    samples = rng.sample(list(texts.values()), count)
+    queries = [" ".join(sample.split()[:8]) for sample in samples]
+    search(project_syncs=[sync], query="warm up", k=10)
+    latencies, recalls, exact_ms = [], [], []
+    backend = get_backend("hashing-256")
+    for query in queries:
+        started = time.monotonic()
+        search(project_syncs=[sync], query=query, k=10)
+        latencies.append((time.monotonic() - started) * 1000)
+        vector = backend.embed([query])[0]
+        literal = "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
+        scope = _Scope(model, [sync.pk], _Filters("", []), literal)
+        with _snapshot():
+            approximate = scope.nearest(10, exact=False)
+        started = time.monotonic()
+        with _snapshot():
+            exact = scope.nearest(10, exact=True)
+        exact_ms.append((time.monotonic() - started) * 1000)
+        recalls.append(len(set(approximate) & set(exact)) / max(len(exact), 1))
+    print(
+        f"  search() of {count} queries, k=10: p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms "
+        f"(goal p95 < 50 ms); recall@10 of the index scan vs exact: {sum(recalls) / len(recalls):.3f} (goal >= 0.95); "
+        f"exact vector scan alone: p50 {percentile(exact_ms, 0.5):.0f} ms"
+    )
+
+
+def _code_files(target: int):
+    """Chunked .py files of this virtualenv until `target` distinct chunks."""
+    from django.conf import settings
+
+    from embeddings.chunking import chunk_text
+    from embeddings.manifest import StagedFile
+
+    site = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    files, seen = [], set()
+    for path in sorted(site.rglob("*.py")):
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        if "\x00" in text:
+            continue
+        relative = str(path.relative_to(site))
+        chunks = [c for c in chunk_text(relative, text, max_chars=settings.NYXSYNC_CHUNK_MAX_CHARS) if c.content_hash not in seen]
+        if not chunks:
+            continue
+        seen.update(c.content_hash for c in chunks)
+        chunks = [type(c)(n, c.start_line, c.end_line, c.text, c.content_hash) for n, c in enumerate(chunks)]
+        files.append(StagedFile(relative, f"{len(files):040x}", len(text), "python", "", chunks))
+        if len(seen) >= target:
+            break
+    return files
+
+
+if __name__ == "__main__":
+    main()
