@@ -108,7 +108,10 @@ def web(django_db_setup, django_db_blocker, tmp_path_factory):
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # A sync takes a second or two, more on a busy machine: wait for it longer than 5 s.
+    expect.set_options(timeout=TIMEOUT_MS)
 
     # Playwright's sync API keeps an event loop in this thread; Django would then refuse ORM
     # calls from the test as "async". The test's own ORM calls are plain synchronous code.

@@ -130,3 +130,28 @@ def test_the_project_state_is_the_current_run_of_each_branch(owner_client, outsi
     assert [(event["run"], event["phase"]) for event in data["runs"]] == [(str(running.uuid), "embed")]
     assert str(queued.uuid) not in str(data)
     assert outsider_client.get(url).status_code == 404
+
+
+def _queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_pages_queries_do_not_grow_with_branches_and_runs(owner_client, owner):
+    project = ProjectFactory(owner=owner)
+    for branch in ("main", "dev"):
+        SyncRunFactory(project_sync=ProjectSyncFactory(project=project, branch=branch), status=SyncRun.Status.SUCCEEDED)
+    pages = ["/", detail_url(project), reverse("projects:state", kwargs={"project": project.uuid})]
+    before = [_queries(owner_client, url) for url in pages]
+
+    for branch in ("a", "b", "c", "d"):
+        sync = ProjectSyncFactory(project=project, branch=branch)
+        for _ in range(3):
+            SyncRunFactory(project_sync=sync, status=SyncRun.Status.FAILED, error="x")
+    SyncRunFactory(project_sync=sync, status=SyncRun.Status.RUNNING)
+
+    assert [_queries(owner_client, url) for url in pages] == before
