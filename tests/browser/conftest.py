@@ -161,12 +161,6 @@ def new_page(transactional_db, web, browser, request):
 
 
 @pytest.fixture
-def fast_model(settings):
-    settings.NYXSYNC_EMBEDDING_MODEL = "hashing-256"
-    return "hashing-256"
-
-
-@pytest.fixture
 def gate(git_http):
     gate = Gate()
     yield gate

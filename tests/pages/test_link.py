@@ -46,7 +46,7 @@ def test_the_picker_lists_the_branches_default_first(owner_client, demo_repo):
 
 
 def test_the_picker_asks_github_for_github_repositories(owner_client, github_api):
-    github_api.repos["octo/hello"] = ("trunk", ["alpha", "trunk", "zeta"])
+    github_api.add_repo("octo/hello", branches={name: "0" * 40 for name in ("alpha", "trunk", "zeta")}, default_branch="trunk")
     response = branches(owner_client, "octo/hello")
     assert response.json() == {"repository": "octo/hello", "default": "trunk", "branches": ["trunk", "alpha", "zeta"]}
 
