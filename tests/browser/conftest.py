@@ -39,8 +39,10 @@ class WebServer:
     def __init__(self, log_dir: Path):
         self.port = free_port()
         self.log_path = log_dir / f"uvicorn-{self.port}.log"
+        # The server runs Django's async-safety checks, whatever the test process relaxed for itself.
+        environ = {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         self.env = {
-            **os.environ,
+            **environ,
             "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
             "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,
