@@ -9,19 +9,19 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from embeddings.search import MAX_K, search
+from embeddings.search import MAX_K, MAX_QUERY_CHARS, search
 from nyxsync.api_errors import ApiError, error_responses
-from projects.apis import BaseApi, SearchThrottle, StrictSerializer
+from projects.apis import RETRY_AFTER, BaseApi, SearchThrottle, StrictSerializer
 from projects.selectors import project_get_for_user, projects_for_user
 from syncs.models import ProjectSync
 
 logger = logging.getLogger(__name__)
-MAX_QUERY_CHARS = 2000
 
 
 class SearchApi(BaseApi):
-    """The chunks nearest to `query` in the live snapshots of your branches (one project, one
-    branch name, or all), best first. Branches never synced have nothing to find yet."""
+    """The chunks that best match `query` in the live snapshots of your branches (one project,
+    one branch name, or all; optionally one path glob and language), best first: meaning
+    (vectors), words and definitions, fused. Branches never synced have nothing to find yet."""
 
     throttle_classes = (SearchThrottle,)
 
@@ -30,6 +30,10 @@ class SearchApi(BaseApi):
         k = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_K)
         project = serializers.UUIDField(required=False, help_text="Only this project.")
         branch = serializers.CharField(required=False, max_length=255, trim_whitespace=False, help_text="Only branches of this name.")
+        path = serializers.CharField(
+            required=False, max_length=300, trim_whitespace=False, help_text="Only files matching this glob (`src/**/*.py`)."
+        )
+        language = serializers.CharField(required=False, max_length=32, help_text="Only files of this language (`python`).")
 
     class OutputSerializer(serializers.Serializer):
         class HitSerializer(serializers.Serializer):
@@ -49,6 +53,7 @@ class SearchApi(BaseApi):
         results = HitSerializer(many=True)
 
     @extend_schema(
+        parameters=[RETRY_AFTER],
         request=InputSerializer,
         responses={200: OutputSerializer, **error_responses(400, 401, 404, 429, 503)},
         tags=["search"],
@@ -68,7 +73,9 @@ class SearchApi(BaseApi):
         if "branch" in params:
             syncs = syncs.filter(branch=params["branch"])
         by_id = {sync.pk: sync for sync in syncs}
-        hits = self._search(list(by_id.values()), params["query"], params["k"])
+        hits = self._search(
+            list(by_id.values()), params["query"], params["k"], path_glob=params.get("path"), language=params.get("language")
+        )
         results = [
             {
                 "project": by_id[hit.project_sync_id].project.uuid,
@@ -86,11 +93,11 @@ class SearchApi(BaseApi):
         return Response(self.OutputSerializer({"results": results}).data)
 
     @staticmethod
-    def _search(project_syncs, query: str, k: int):
+    def _search(project_syncs, query: str, k: int, **filters):
         from embeddings.backends import EmbeddingError
 
         try:
-            return search(project_syncs=project_syncs, query=query, k=k)
+            return search(project_syncs=project_syncs, query=query, k=k, **filters)
         except EmbeddingError as exc:
             logger.warning("search.embedding_failed", extra={"permanent": exc.permanent}, exc_info=True)
             raise ApiError(

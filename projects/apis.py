@@ -168,6 +168,13 @@ class SearchThrottle(ScopedUserThrottle):
 
 
 PROJECT_UUID = OpenApiParameter("project_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH)
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds to wait before trying again.",
+)
 
 
 class ProjectScopedApi(BaseApi):
@@ -192,14 +199,12 @@ def absolute_url(request, name: str, **kwargs) -> str:
 
 
 def events_path(project: Project) -> str:
-    """The project's live-progress stream (django-eventstream, channel project-<uuid>)."""
-    from syncs.events import project_channel
-
-    channel = project_channel(project.uuid)
+    """The project's live-progress stream (Server-Sent Events on channel project-<uuid>, served
+    by syncs.views.project_events)."""
     try:
-        return reverse("events", kwargs={"channel": channel})
-    except NoReverseMatch:  # the SSE route is not mounted (yet): its agreed address
-        return f"/events/{channel}/"
+        return f"{reverse('project_events')}?project={project.uuid}"
+    except NoReverseMatch:  # the pages' URLs are not mounted (an API-only deployment)
+        return f"/events/projects/?project={project.uuid}"
 
 
 def methods(**views):

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from nyxsync.api_errors import ApiError, error_responses
 from projects.apis import (
     PROJECT_UUID,
+    RETRY_AFTER,
     Pagination,
     ProjectScopedApi,
     QuerySerializer,
@@ -197,7 +198,7 @@ class SyncRunCreateApi(ProjectSyncScopedApi):
             fields = [*SyncRunOutputSerializer.Meta.fields, "coalesced"]
 
     @extend_schema(
-        parameters=[PROJECT_UUID, SYNC_UUID],
+        parameters=[PROJECT_UUID, SYNC_UUID, RETRY_AFTER],
         request=None,
         responses={202: OutputSerializer, **error_responses(401, 403, 404, 429)},
         tags=["runs"],

@@ -1,6 +1,7 @@
 """Who may call what: anonymous 401, another user's resources 404, visible-but-forbidden 403, and
 the one error shape on every path. Also the API token endpoints, the schema and the docs."""
 
+import re
 import uuid
 
 import pytest
@@ -207,8 +208,8 @@ def test_the_schema_documents_every_operation_and_its_errors(anon):
             assert operation["responses"][code]["content"]["application/json"]["schema"] == {
                 "$ref": "#/components/schemas/Error"
             }, (method, path, code)
-    assert "429" in operations[("post", "/api/v1/search/")]["responses"]
-    assert "429" in operations[("post", "/api/v1/projects/{project_uuid}/syncs/{sync_uuid}/runs/")]["responses"]
+    for throttled in [("post", "/api/v1/search/"), ("post", "/api/v1/projects/{project_uuid}/syncs/{sync_uuid}/runs/")]:
+        assert "Retry-After" in operations[throttled]["responses"]["429"]["headers"]
 
 
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
@@ -219,6 +220,12 @@ def test_the_docs_are_served_from_the_project_without_a_cdn(anon, path):
     html = response.content.decode()
     assert "drf_spectacular_sidecar" in html
     assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+    assert scripts and all(src.startswith("/") for src in scripts)
+    for src in scripts:
+        served = anon.get(src)
+        assert served.status_code == 200, src
+        served.close()
 
 
 @pytest.mark.parametrize(
@@ -236,3 +243,17 @@ def test_json_values_of_the_wrong_type_are_refused_not_coerced(api, payload, fie
 
     assert_error(response, 400)
     assert list(response.json()["fields"]) == [field]
+
+
+def test_operators_create_and_revoke_tokens_in_the_admin(django_user_model, client, owner):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+
+    created = client.post("/admin/authtoken/tokenproxy/add/", {"user": owner.pk})
+
+    assert created.status_code == 302
+    token = Token.objects.get(user=owner)
+    assert client_for().get("/api/v1/projects/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
+    # The admin lists tokens by their user.
+    assert client.post(f"/admin/authtoken/tokenproxy/{owner.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Token.objects.filter(user=owner).exists()

@@ -45,7 +45,7 @@ def test_it_creates_a_project_by_linking_a_repository_and_shows_the_secret_once(
     assert body["branches"] == ["main"] and body["webhook_secret_set"] is True
     assert body["webhook_secret"] == project.webhook_secret and len(body["webhook_secret"]) >= 40
     assert body["webhook_url"] == "http://testserver/api/v1/webhooks/github/"
-    assert body["events_url"] == f"http://testserver/events/project-{project.uuid}/"
+    assert body["events_url"] == f"http://testserver/events/projects/?project={project.uuid}"
     [sync] = project.syncs.all()
     assert (sync.repository_url, sync.branch, sync.auto_sync) == ("https://github.com/octo/Demo.git", "main", False)
 
@@ -199,5 +199,16 @@ def test_it_gives_the_projects_live_progress_stream(api, project):
     assert response.status_code == 200
     assert response.json() == {
         "channel": f"project-{project.uuid}",
-        "url": f"http://testserver/events/project-{project.uuid}/",
+        "url": f"http://testserver/events/projects/?project={project.uuid}",
     }
+
+
+def test_the_stream_url_serves_the_projects_events_to_its_owner(api, client, owner, project, outsider):
+    url = api.get(f"/api/v1/projects/{project.uuid}/events/").json()["url"].removeprefix("http://testserver")
+
+    client.force_login(outsider)
+    assert client.get(url).status_code == 403
+    client.force_login(owner)
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/event-stream")
+    response.close()

@@ -58,14 +58,18 @@ def test_it_narrows_to_a_project_and_a_branch(api, outsider_api, synced):
 
     assert {(r["branch"], r["commit"]) for r in dev_only.json()["results"]} == {("dev", commits["dev"])}
     assert_error(foreign, 404, "not_found")
+    by_path = api.post("/api/v1/search/", {"query": "find_by_email", "path": "billing*", "k": 10}, format="json")
+    assert {r["path"] for r in by_path.json()["results"]} == {"billing.py"}
+    by_language = api.post("/api/v1/search/", {"query": "x", "language": "markdown"}, format="json")
+    assert by_language.status_code == 200 and by_language.json()["results"] == []
 
 
 @pytest.mark.parametrize(
     "payload, field",
-    [({"query": "   "}, "query"), ({"query": "x", "k": 0}, "k"), ({"query": "x", "k": 101}, "k"), ({"k": 3}, "query"), ({"query": "x", "project": "nope"}, "project")],
+    [({"query": "   "}, "query"), ({"query": "x", "k": 0}, "k"), ({"query": "x", "k": 101}, "k"), ({"k": 3}, "query"), ({"query": "x", "project": "nope"}, "project"), ({"query": "x", "language": "no such"}, "")],
 )
 def test_it_refuses_bad_search_input(api, payload, field):
     response = api.post("/api/v1/search/", payload, format="json")
 
     assert_error(response, 400)
-    assert list(response.json()["fields"]) == [field]
+    assert list(response.json()["fields"]) == ([field] if field else [])
