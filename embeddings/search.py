@@ -192,10 +192,11 @@ class _Scope:
         return [row[0] for row in sorted(rows, key=lambda row: row[1])]  # relaxed order: sort again
 
     def text_matches(self, query: str, limit: int) -> list[int]:
-        terms = re.findall(r"[a-z0-9]+", query.lower())[:16]
+        terms = list(dict.fromkeys(re.findall(r"[a-z0-9]+", query.lower())))[:8]
         if not terms:
             return []
-        tsquery = " | ".join(terms)
+        # Every term must match: an OR of common words would rank half the codebase on each query.
+        tsquery = " & ".join(terms)
         where, params = self._where()
         with connection.cursor() as cursor:
             cursor.execute(
@@ -215,7 +216,8 @@ class _Scope:
             f"(?n)(^|[^A-Za-z0-9_])({DEFINITION_KEYWORDS})\\s+({alternatives})([^A-Za-z0-9_]|$)"
             f"|^\\s*({alternatives})\\s*(:[^=]|=[^=])"
         )
-        parts = " | ".join(dict.fromkeys(part for name in names for part in re.findall(r"[a-z0-9]+", name.lower())))
+        # Any of the names, each with all of its parts (the index narrows the regex to a few rows).
+        parts = " | ".join("(" + " & ".join(dict.fromkeys(re.findall(r"[a-z0-9]+", name.lower()))) + ")" for name in names)
         where, params = self._where()
         with connection.cursor() as cursor:
             cursor.execute(

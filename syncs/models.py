@@ -24,7 +24,7 @@ class ProjectSync(models.Model):
     live_commit = models.CharField(max_length=64, blank=True, default="")
     live_generation = models.PositiveBigIntegerField(default=0)
     # Chunks in the live snapshot, kept by each swap: search picks exact or index scan by it.
-    live_chunk_count = models.PositiveIntegerField(default=0)
+    live_chunk_count = models.PositiveIntegerField(default=0, db_default=0)
     # The model the live snapshot's vectors were made with (search embeds queries with it).
     embedding_model = models.CharField(max_length=200, default=default_embedding_model)
     auto_sync = models.BooleanField(default=False)

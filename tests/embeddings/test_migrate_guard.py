@@ -47,7 +47,9 @@ def project_dir(tmp_path):
         package = tmp_path / "extra_embeddings_migrations"
         if not package.exists():
             shutil.copytree(settings.BASE_DIR / "embeddings" / "migrations", package, ignore=shutil.ignore_patterns("__pycache__"))
-        (package / f"{name}.py").write_text(textwrap.dedent(body))
+        # The new migration follows the newest one on disk.
+        latest = max(path.stem for path in package.glob("[0-9][0-9][0-9][0-9]_*.py"))
+        (package / f"{name}.py").write_text(textwrap.dedent(body).replace("LATEST", latest))
         modules["embeddings"] = "extra_embeddings_migrations"
         write_settings()
 
@@ -129,7 +131,7 @@ ADD_CHUNK_FIELDS = """
     from django.db import migrations, models
 
     class Migration(migrations.Migration):
-        dependencies = [("embeddings", "0003_vector_hnsw_default_model")]
+        dependencies = [("embeddings", "LATEST")]
         operations = [
             migrations.AddField("chunk", "token_count", models.IntegerField(null=True)),
             migrations.AlterField("chunk", "text", models.TextField(blank=True)),
@@ -140,7 +142,7 @@ DROP_VECTOR_COLUMN = """
     from django.db import migrations
 
     class Migration(migrations.Migration):
-        dependencies = [("embeddings", "0003_vector_hnsw_default_model")]
+        dependencies = [("embeddings", "LATEST")]
         operations = [migrations.RemoveField("vector", "embedding")]
 """
 
@@ -151,12 +153,12 @@ def test_it_keeps_a_hand_added_vector_column_through_an_app_change(project_dir, 
     report = project_dir.path / "before.json"
     assert project_dir("check_embeddings", "--save", str(report), database=scratch_db).returncode == 0
 
-    project_dir.add_embeddings_migration("0004_chunk_token_count", ADD_CHUNK_FIELDS)
+    project_dir.add_embeddings_migration("9001_chunk_token_count", ADD_CHUNK_FIELDS)
     # --skip-checks: this test app change exists only in migrations, not in the models.
     result = project_dir("migrate", "--skip-checks", database=scratch_db)
 
     assert result.returncode == 0, result.stderr
-    assert applied(scratch_db, "embeddings", "0004_chunk_token_count")
+    assert applied(scratch_db, "embeddings", "9001_chunk_token_count")
     assert "Embeddings verified: all 6 vectors that existed before migrate are intact." in result.stdout
     assert hand_added_vectors(scratch_db) == 3
     against = project_dir("check_embeddings", "--against", str(report), database=scratch_db)
@@ -166,16 +168,16 @@ def test_it_keeps_a_hand_added_vector_column_through_an_app_change(project_dir, 
 def test_it_refuses_a_migration_that_drops_the_vector_column(project_dir, scratch_db):
     assert project_dir("migrate", database=scratch_db).returncode == 0
     seed_embeddings(scratch_db)
-    project_dir.add_embeddings_migration("0004_remove_vector_embedding", DROP_VECTOR_COLUMN)
+    project_dir.add_embeddings_migration("9001_remove_vector_embedding", DROP_VECTOR_COLUMN)
 
     result = project_dir("migrate", database=scratch_db)
 
     assert result.returncode == 1
     assert len(error_lines(result)) == 1, result.stderr
     [line] = error_lines(result)
-    assert "embeddings.0004_remove_vector_embedding would drop column embeddings_vector.embedding" in line
-    assert "--allow-destructive embeddings.0004_remove_vector_embedding" in line
-    assert not applied(scratch_db, "embeddings", "0004_remove_vector_embedding")
+    assert "embeddings.9001_remove_vector_embedding would drop column embeddings_vector.embedding" in line
+    assert "--allow-destructive embeddings.9001_remove_vector_embedding" in line
+    assert not applied(scratch_db, "embeddings", "9001_remove_vector_embedding")
     check = project_dir("check", database=scratch_db)
     assert check.returncode == 1
     assert "nyxsync.E001" in check.stderr and "drop column embeddings_vector.embedding" in check.stderr
@@ -203,9 +205,9 @@ def test_it_refuses_raw_sql_that_drops_a_vector_column_the_models_do_not_know(pr
 def test_an_explicit_allowance_applies_it_and_the_verification_reports_the_loss(project_dir, scratch_db):
     assert project_dir("migrate", database=scratch_db).returncode == 0
     seed_embeddings(scratch_db)
-    project_dir.add_embeddings_migration("0004_remove_vector_embedding", DROP_VECTOR_COLUMN)
+    project_dir.add_embeddings_migration("9001_remove_vector_embedding", DROP_VECTOR_COLUMN)
 
-    result = project_dir("migrate", "--skip-checks", "--allow-destructive", "embeddings.0004_remove_vector_embedding", database=scratch_db)
+    result = project_dir("migrate", "--skip-checks", "--allow-destructive", "embeddings.9001_remove_vector_embedding", database=scratch_db)
 
     assert result.returncode == 1
     assert len(error_lines(result)) == 1, result.stderr

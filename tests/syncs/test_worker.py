@@ -99,7 +99,9 @@ def test_ten_triggers_at_once_run_at_most_two_syncs(celery_worker, make_repo, li
 
 def test_a_killed_worker_keeps_the_live_snapshot_and_its_vectors_are_reused(start_worker, tenacity_repo, link, git_cache):
     queue = f"kill-{uuid.uuid4().hex[:6]}"
-    worker = start_worker(queues=queue)
+    # No fan-out: what this worker stored must be all that was stored when it died.
+    no_fanout = {"NYXSYNC_FANOUT_HELPERS": "0"}
+    worker = start_worker(queues=queue, extra_env=no_fanout)
     sync = link(tenacity_repo)
     assert sync.embedding_model == MINILM
 
@@ -125,7 +127,7 @@ def test_a_killed_worker_keeps_the_live_snapshot_and_its_vectors_are_reused(star
 
     assert {hit.path for hit in search(project_syncs=[sync], query="retry with exponential backoff", k=5)} == {"README.md"}
 
-    start_worker(queues=queue)
+    start_worker(queues=queue, extra_env=no_fanout)
     retry = finished(sync_via(queue))
     doomed.refresh_from_db()
 
