@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def setup_django(work: Path, database: str, *, model: str) -> str:
-    """Create `database` on the embedded server, point Django at it, migrate; returns its URL."""
+def setup_django(work: Path, database: str, *, model: str, reuse: bool = False) -> str:
+    """Create `database` on the embedded server (or reuse it), point Django at it, migrate;
+    returns its URL."""
     if os.environ.get("DATABASE_URL"):
         raise SystemExit("the benchmarks use the embedded server; unset DATABASE_URL")
     os.environ["DJANGO_SETTINGS_MODULE"] = "nyxsync.settings"
@@ -28,7 +29,9 @@ def setup_django(work: Path, database: str, *, model: str) -> str:
     from nyxsync import embedded
 
     with psycopg.connect(host=str(embedded.ensure_postgres()), user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not (reuse and exists):
+            conn.execute(f'CREATE DATABASE "{database}"')
     os.environ["DATABASE_URL"] = embedded.postgres_url(database)
     import django
 

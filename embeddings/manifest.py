@@ -15,6 +15,7 @@ from django.db import connection, transaction
 
 from embeddings.models import SourceFile
 from embeddings.snapshot import visible_at
+from embeddings.symbols import defined_names
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,18 @@ def _insert_files(cursor, project_sync, generation: int, files: list[StagedFile]
 
 
 def _copy_chunks(cursor, project_id: int, file_ids: list[int], files: list[StagedFile]) -> None:
-    sql = "COPY embeddings_chunk (file_id, project_id, ordinal, start_line, end_line, content_hash, text) FROM STDIN WITH (FORMAT BINARY)"
+    sql = (
+        "COPY embeddings_chunk (file_id, project_id, ordinal, start_line, end_line, content_hash, text, symbols) "
+        "FROM STDIN WITH (FORMAT BINARY)"
+    )
     with cursor.cursor.copy(sql) as copy:
-        copy.set_types(["int8", "int8", "int4", "int4", "int4", "varchar", "text"])
+        copy.set_types(["int8", "int8", "int4", "int4", "int4", "varchar", "text", "varchar[]"])
         for file_id, staged in zip(file_ids, files, strict=True):
             for chunk in staged.chunks:
-                copy.write_row((file_id, project_id, chunk.ordinal, chunk.start_line, chunk.end_line, chunk.content_hash, chunk.text))
+                copy.write_row(
+                    (file_id, project_id, chunk.ordinal, chunk.start_line, chunk.end_line, chunk.content_hash, chunk.text,
+                     defined_names(chunk.text))
+                )
 
 
 def manifest_prune_retired(project_sync) -> None:

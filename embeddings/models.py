@@ -88,6 +88,8 @@ class Chunk(models.Model):
     end_line = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64)
     text = models.TextField()
+    # Names the chunk defines (embeddings.symbols), for identifier search; NULL: not read yet.
+    symbols = ArrayField(models.CharField(max_length=200), null=True, blank=True)
 
     class Meta:
         ordering = ["file_id", "ordinal"]

@@ -29,7 +29,16 @@ MAX_QUERY_CHARS = 2000
 RRF_K = 60  # the usual constant of reciprocal rank fusion
 # Same expression as the GIN index of migration embeddings.0005 (it must match to be used).
 TEXT_VECTOR = "to_tsvector('simple'::regconfig, regexp_replace(c.text, '[^[:alnum:]]+', ' ', 'g'))"
-DEFINITION_KEYWORDS = "def|class|function|func|fn|interface|type|struct|enum|trait|impl|module|const|let|var|val|macro"
+# Above this many chunks (in the scope) holding every word of a query, the full-text ranking is
+# left out; above TEXT_MATCH_MAX (in the whole table), it is not even looked at.
+TEXT_RANK_MAX = 300
+TEXT_MATCH_MAX = 5000
+# Words too common in code to be the identifier someone looks for.
+_NOT_NAMES = {
+    "def", "class", "function", "func", "fn", "interface", "type", "struct", "enum", "const", "let", "var",
+    "self", "cls", "this", "none", "null", "true", "false", "return", "import", "from", "async", "await",
+    "public", "private", "static", "void", "int", "str", "string", "bool", "list", "dict", "new", "for", "while",
+}
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,8 @@ def _search_group(model_name: str, sync_ids: list[int], chunks: int, query: str,
             scope.text_matches(query, candidates),
             scope.definitions(query, candidates),
         ]
-        fused = _reciprocal_rank_fusion(ranked)
+        # A definition is what an identifier query looks for: that ranking counts double.
+        fused = _reciprocal_rank_fusion(ranked, weights=[1.0, 1.0, 2.0])
         top = sorted(fused, key=fused.get, reverse=True)[:k]
         return [SearchHit(*row, model_name, fused[row_id]) for row_id, *row in scope.rows(top)]
 
@@ -175,8 +185,11 @@ class _Scope:
         where, params = self._where()
         with connection.cursor() as cursor:
             if not exact:
-                # Keep walking the HNSW graph until `limit` rows pass the branch and path filters.
+                # Keep walking the HNSW graph until `limit` rows pass the branch and path filters,
+                # and keep the planner on that walk: with a scope that is most of the table it
+                # would rather join everything and sort, an exact scan hundreds of times slower.
                 cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                cursor.execute("SET LOCAL enable_sort = off")
                 cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(settings.NYXSYNC_SEARCH_EF, limit))])
             # "+ 0" keeps the planner off the HNSW index for exact scans of small scopes.
             order = f"{distance} + 0" if exact else distance
@@ -189,43 +202,61 @@ class _Scope:
                 [self.literal, *params, self.literal, limit],
             )
             rows = cursor.fetchall()
+            if not exact:
+                cursor.execute("RESET enable_sort")
+        if not exact and len(rows) < limit:
+            # The walk gave up (a very selective filter): scan the scope exactly instead.
+            return self.nearest(limit, exact=True)
         return [row[0] for row in sorted(rows, key=lambda row: row[1])]  # relaxed order: sort again
 
     def text_matches(self, query: str, limit: int) -> list[int]:
+        """Chunks holding every word of the query, best ranked first. Words so common that more
+        than TEXT_RANK_MAX chunks hold them all tell nothing: then this ranking stays out."""
         terms = list(dict.fromkeys(re.findall(r"[a-z0-9]+", query.lower())))[:8]
         if not terms:
             return []
-        # Every term must match: an OR of common words would rank half the codebase on each query.
         tsquery = " & ".join(terms)
-        where, params = self._where()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT c.id {self._from} {where} AND {TEXT_VECTOR} @@ to_tsquery('simple', %s) "
-                f"ORDER BY ts_rank_cd({TEXT_VECTOR}, to_tsquery('simple', %s)) DESC, c.id LIMIT %s",
-                [*params, tsquery, tsquery, limit],
-            )
-            return [row[0] for row in cursor.fetchall()]
+        matched = f"SELECT c.id, c.file_id FROM embeddings_chunk c WHERE {TEXT_VECTOR} @@ to_tsquery('simple', %s) LIMIT %s"
+        rows = self._within_scope(matched, [tsquery, TEXT_MATCH_MAX + 1], "c.text", limit=TEXT_RANK_MAX + 1)
+        if rows is None or len(rows) > TEXT_RANK_MAX:
+            return []
+        # Rank in Python: how often the words occur, per character (PostgreSQL would rebuild
+        # each row's text vector to rank it).
+        def density(row) -> float:
+            words = re.findall(r"[a-z0-9]+", row[1].lower())
+            return sum(words.count(term) for term in terms) / (len(words) or 1)
+
+        return [row[0] for row in sorted(rows, key=lambda row: (-density(row), row[0]))][:limit]
 
     def definitions(self, query: str, limit: int) -> list[int]:
-        """Chunks that define an identifier of the query (def/class/function/... NAME, NAME =)."""
-        names = list(dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", query)))[:4]
+        """For a short identifier-like query: chunks that define one of its names (stored per
+        chunk at ingest, embeddings.symbols; one index lookup)."""
+        names = identifiers(query)
         if not names:
             return []
-        alternatives = "|".join(names)
-        pattern = (
-            f"(?n)(^|[^A-Za-z0-9_])({DEFINITION_KEYWORDS})\\s+({alternatives})([^A-Za-z0-9_]|$)"
-            f"|^\\s*({alternatives})\\s*(:[^=]|=[^=])"
-        )
-        # Any of the names, each with all of its parts (the index narrows the regex to a few rows).
-        parts = " | ".join("(" + " & ".join(dict.fromkeys(re.findall(r"[a-z0-9]+", name.lower()))) + ")" for name in names)
+        matched = "SELECT c.id, c.file_id FROM embeddings_chunk c WHERE c.symbols && %s::varchar(200)[] LIMIT %s"
+        rows = self._within_scope(matched, [names, TEXT_MATCH_MAX + 1], "length(c.text)", limit=TEXT_MATCH_MAX + 1)
+        return [row[0] for row in sorted(rows or [], key=lambda row: (row[1], row[0]))][:limit]
+
+    def _within_scope(self, matched_sql: str, matched_params: list, column: str, *, limit: int) -> list[tuple] | None:
+        """(chunk id, column) of the chunks `matched_sql` finds through its index that are in
+        the scope; None when the index finds more than TEXT_MATCH_MAX chunks (words that common
+        say little). The index scan runs first, on its own: left to itself the planner may
+        rather walk the whole scope and test every chunk's text."""
         where, params = self._where()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT c.id {self._from} {where} AND {TEXT_VECTOR} @@ to_tsquery('simple', %s) AND c.text ~ %s "
-                "ORDER BY length(c.text), c.id LIMIT %s",
-                [*params, parts, pattern, limit],
+                f"WITH matched AS MATERIALIZED ({matched_sql}) "
+                f"SELECT m.id, {column}, (SELECT count(*) FROM matched) FROM matched m "
+                "JOIN embeddings_chunk c ON c.id = m.id "
+                f"JOIN embeddings_sourcefile f ON f.id = m.file_id JOIN project_syncs ps ON ps.id = f.project_sync_id AND {LIVE_FILE_SQL} "
+                f"{where} LIMIT %s",
+                [*matched_params, *params, limit],
             )
-            return [row[0] for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+        if rows and rows[0][2] > TEXT_MATCH_MAX:
+            return None
+        return [row[:2] for row in rows]
 
     def rows(self, chunk_ids: list[int]) -> list[tuple]:
         if not chunk_ids:
@@ -248,9 +279,17 @@ class _Scope:
         return [by_id[chunk_id] for chunk_id in chunk_ids if chunk_id in by_id]
 
 
-def _reciprocal_rank_fusion(rankings: list[list[int]]) -> dict[int, float]:
+def identifiers(query: str) -> list[str]:
+    """The names a short query (at most three words) may be looking for the definition of."""
+    if len(query.split()) > 3:
+        return []
+    names = re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", query)
+    return list(dict.fromkeys(name for name in names if name.lower() not in _NOT_NAMES and re.search(r"[a-z0-9]", name.lower())))[:3]
+
+
+def _reciprocal_rank_fusion(rankings: list[list[int]], *, weights: list[float]) -> dict[int, float]:
     fused: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, chunk_id in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank)
     return fused

@@ -265,8 +265,8 @@ NYXSYNC_FANOUT_HELPERS = env.int("NYXSYNC_FANOUT_HELPERS", default=4)
 NYXSYNC_FANOUT_LEASE_SECONDS = env.int("NYXSYNC_FANOUT_LEASE_SECONDS", default=120)
 # Search (embeddings.search): scopes up to this many chunks are scanned exactly; larger ones go
 # through the HNSW index, with this ef_search (higher: better recall, slower).
-NYXSYNC_SEARCH_EXACT_MAX_CHUNKS = env.int("NYXSYNC_SEARCH_EXACT_MAX_CHUNKS", default=20_000)
-NYXSYNC_SEARCH_EF = env.int("NYXSYNC_SEARCH_EF", default=100)
+NYXSYNC_SEARCH_EXACT_MAX_CHUNKS = env.int("NYXSYNC_SEARCH_EXACT_MAX_CHUNKS", default=5_000)
+NYXSYNC_SEARCH_EF = env.int("NYXSYNC_SEARCH_EF", default=300)
 # An OpenAI-compatible embeddings endpoint, used for models whose backend is "openai".
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
 OPENAI_API_KEY = _secret("OPENAI_API_KEY", default="")

@@ -1,0 +1,21 @@
+"""The names a chunk defines (functions, classes, types, constants), read with patterns that hold
+across most languages. Stored per chunk at ingest, so that search finds the definition of an
+identifier with one index lookup instead of scanning every chunk that mentions it."""
+
+import re
+
+MAX_SYMBOLS = 50
+_KEYWORD = r"(?:def|class|function|func|fn|interface|type|struct|enum|trait|impl|module|const|let|var|val|macro|record|object)"
+_DEFINITION = re.compile(
+    rf"^[ \t]*(?:(?:export|default|public|private|protected|internal|static|async|abstract|final|pub(?:\([a-z]+\))?|unsafe|inline|open|override)\s+)*"
+    rf"{_KEYWORD}\*?\s+(?:\([^)]*\)\s*)?([A-Za-z_$][A-Za-z0-9_$]*)",
+    re.M,
+)
+# UPPER_CASE = ... (module constants in most languages).
+_CONSTANT = re.compile(r"^[ \t]*([A-Z][A-Z0-9_]{2,})\s*(?::[^=\n]*)?=(?!=)", re.M)
+
+
+def defined_names(text: str) -> list[str]:
+    names = [match.group(1) for match in _DEFINITION.finditer(text)]
+    names += [match.group(1) for match in _CONSTANT.finditer(text)]
+    return list(dict.fromkeys(name[:200] for name in names))[:MAX_SYMBOLS]
