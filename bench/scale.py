@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the search database (nyxsync_bench_keep) and reuse it next time.")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-scale-"))
+    os.environ["CELERY_QUEUE"] = f"bench-{os.getpid()}"  # never the queue of a running `make run`
     database = "nyxsync_bench_keep" if args.keep else f"nyxsync_bench_scale_{os.getpid()}"
     url = setup_django(work, database, model="all-MiniLM-L6-v2", reuse=args.keep)
     try:

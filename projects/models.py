@@ -60,3 +60,28 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.delivery_id}"
+
+
+class Membership(models.Model):
+    """A user's role in a project other than its owner's: viewers search and watch, maintainers
+    also sync and change settings, owners also manage members and delete. The project's `owner`
+    is an owner without a membership row."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer"
+        MAINTAINER = "maintainer", "Maintainer"
+        OWNER = "owner", "Owner"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Also the index of "members of a project" (project first).
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} of {self.project}"

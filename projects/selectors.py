@@ -3,7 +3,9 @@ project and another user's project look alike (None)."""
 
 import uuid as uuid_module
 
-from projects.models import Project
+from django.db.models import Q
+
+from projects.models import Membership, Project
 
 
 def projects_for_user(user):
@@ -11,7 +13,12 @@ def projects_for_user(user):
     if user is None or not user.is_authenticated:
         return Project.objects.none()
     projects = Project.objects.filter(deleted_at__isnull=True)
-    return projects if user.is_superuser else projects.filter(owner=user)
+    return projects if user.is_superuser else projects.filter(_member(user))
+
+
+def _member(user) -> Q:
+    """Owner or member: the same rule as the row-level security policies (projects.tenancy)."""
+    return Q(owner=user) | Q(pk__in=Membership.objects.filter(user=user).values("project_id"))
 
 
 def project_get_for_user(user, *, uuid=None, name: str | None = None, owner=None) -> Project | None:
@@ -45,7 +52,10 @@ def deleted_projects_for_user(user):
     if user is None or not user.is_authenticated:
         return Project.objects.none()
     projects = Project.objects.filter(deleted_at__isnull=False)
-    return projects if user.is_superuser else projects.filter(owner=user)
+    if user.is_superuser:
+        return projects
+    owners = Membership.objects.filter(user=user, role=Membership.Role.OWNER).values("project_id")
+    return projects.filter(Q(owner=user) | Q(pk__in=owners))  # only owners may purge
 
 
 def deleted_project_get_for_user(user, *, uuid) -> Project | None:

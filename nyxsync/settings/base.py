@@ -141,6 +141,8 @@ EVENTSTREAM_CHANNELMANAGER_CLASS = "nyxsync.channels.ChannelManager"
 CELERY_BROKER_URL = _celery_url(REDIS)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Deployments (or benchmarks) sharing one Redis keep apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
