@@ -30,10 +30,16 @@ browser:
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null); }
 
+# The deployment check runs with production settings and throwaway secrets (it connects to nothing).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=nyxsync.settings.production \
+	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	NYXSYNC_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+	DATABASE_URL=postgres://check@localhost:5432/check REDIS_URL=redis://localhost:6379/0 ALLOWED_HOSTS=nyxsync.example.com \
+	$(PY) manage.py check --deploy --fail-level WARNING
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

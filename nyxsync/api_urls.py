@@ -36,6 +36,12 @@ v1 = [
     path(f"{P}/branches/", projects_apis.ProjectBranchesApi.as_view(), name="project-branches"),
     path(f"{P}/events/", projects_apis.ProjectEventsApi.as_view(), name="project-events"),
     path(f"{P}/webhook-secret/", projects_apis.ProjectWebhookSecretCreateApi.as_view(), name="project-webhook-secret"),
+    path(f"{P}/members/", methods(get=projects_apis.ProjectMemberListApi, post=projects_apis.ProjectMemberAddApi), name="members"),
+    path(
+        f"{P}/members/<str:username>/",
+        methods(patch=projects_apis.ProjectMemberUpdateApi, delete=projects_apis.ProjectMemberRemoveApi),
+        name="member",
+    ),
     path(f"{P}/syncs/", methods(get=syncs_apis.ProjectSyncListApi, post=syncs_apis.ProjectSyncCreateApi), name="syncs"),
     path(
         f"{P}/syncs/<str:sync_uuid>/",

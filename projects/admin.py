@@ -1,6 +1,18 @@
-from django.contrib import admin
+"""Admin for projects: their branches, members and secrets. Staff who are not superusers see the
+projects they may see (projects.selectors) and change only what their role allows
+(projects.permissions); member changes and the repository token go through projects.services,
+which report refusals with message_user. Secrets are never shown: the page says whether one is
+set, and a token field is write-only."""
 
-from projects.models import Project
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+
+from projects import services
+from projects.models import Membership, Project
+from projects.permissions import can_manage, can_view
+from projects.selectors import deleted_projects_for_user, projects_for_user
 from syncs.admin import enqueue_syncs, report_integrity
 from syncs.models import ProjectSync, SyncRun
 
@@ -19,16 +31,129 @@ class ProjectSyncInline(admin.TabularInline):
         return False
 
 
+class MembershipInline(admin.TabularInline):
+    """Members and their roles; saved through projects.services (ProjectAdmin.save_formset), so
+    only owners change them and the last owner stays."""
+
+    model = Membership
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+    raw_id_fields = ["user"]
+    extra = 0
+
+    # `obj` is the project: its owners manage members; whoever may see it, sees them.
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and (obj is None or can_view(request.user, obj))
+
+    def has_add_permission(self, request, obj=None):
+        return obj is not None and super().has_add_permission(request, obj) and can_manage(request.user, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is not None and super().has_change_permission(request, obj) and can_manage(request.user, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is not None and super().has_delete_permission(request, obj) and can_manage(request.user, obj)
+
+
+class ProjectAdminForm(forms.ModelForm):
+    # Write-only: never filled in with the stored token (render_value=False), never listed.
+    new_github_token = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=255,
+        label="New repository token",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted and never shown. Leave empty to keep the current one.",
+    )
+    remove_github_token = forms.BooleanField(required=False, label="Remove the repository token")
+
+    class Meta:
+        model = Project
+        fields = ["owner", "name", "repository"]
+
+    def clean_new_github_token(self):
+        token = self.cleaned_data["new_github_token"]
+        try:
+            services.github_token_validate(token)
+        except services.ProjectError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+        return token
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectAdminForm
     list_display = ["name", "owner", "repository", "sync_status", "updated_at", "deleted_at"]
     list_filter = ["sync_status", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "repository", "owner__username"]
     list_select_related = ["owner"]
     raw_id_fields = ["owner"]
-    readonly_fields = ["uuid", "sync_status", "created_at", "updated_at", "deleted_at"]
-    inlines = [ProjectSyncInline]
+    readonly_fields = ["uuid", "sync_status", "webhook_secret_status", "github_token_status", "created_at", "updated_at", "deleted_at"]
+    inlines = [ProjectSyncInline, MembershipInline]
     actions = ["sync_now", "reembed", "check_integrity"]
+
+    def get_queryset(self, request):
+        projects = super().get_queryset(request)
+        if request.user.is_superuser:
+            return projects
+        # Live projects the user may see, and deleted ones they may purge: the selectors' rules.
+        visible = Q(pk__in=projects_for_user(request.user).values("pk"))
+        return projects.filter(visible | Q(pk__in=deleted_projects_for_user(request.user).values("pk")))
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is None or not can_manage(request.user, obj):  # the token is the owners' to set
+            fields = [name for name in fields if name not in ("new_github_token", "remove_github_token")]
+        return fields
+
+    # Whoever may see a project sees its page; only its owners change it.
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and (obj is None or can_view(request.user, obj))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or can_manage(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or can_manage(request.user, obj))
+
+    @admin.display(description="webhook secret")
+    def webhook_secret_status(self, project: Project) -> str:
+        return "set (shown only when generated)" if project.webhook_secret else "not set"
+
+    @admin.display(description="repository token")
+    def github_token_status(self, project: Project) -> str:
+        return "set (never shown)" if project.github_token else "not set"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        if data.get("remove_github_token") or data.get("new_github_token"):
+            token = None if data.get("remove_github_token") else data["new_github_token"]
+            services.project_github_token_set(project=obj, token=token)
+            self.message_user(request, "Repository token saved." if token else "Repository token removed.", messages.SUCCESS)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        project = form.instance
+        formset.save(commit=False)  # what changed; the services write it
+        for membership in formset.deleted_objects:
+            self._member_change(request, membership.user, services.project_member_remove, project=project)
+        for membership in formset.new_objects:
+            self._member_change(request, membership.user, services.project_member_add, project=project, role=membership.role)
+        for membership, changed in formset.changed_objects:
+            if "user" in changed:
+                self.message_user(request, "A member's user cannot change: remove the member and add the other user.", messages.ERROR)
+            elif "role" in changed:
+                self._member_change(
+                    request, membership.user, services.project_member_change_role, project=project, role=membership.role
+                )
+
+    def _member_change(self, request, user, change, **kwargs):
+        try:
+            change(actor=request.user, username=user.get_username(), **kwargs)
+        except (services.ProjectError, PermissionDenied) as exc:
+            self.message_user(request, f"{user.get_username()}: {exc}", messages.ERROR)
 
     @admin.action(description="Sync now (every branch)", permissions=["change"])
     def sync_now(self, request, queryset):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import contextmanager
 
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -30,7 +31,7 @@ from rest_framework.views import APIView
 
 from nyxsync.api_errors import ApiError, PayloadTooLarge, error_responses
 from projects import permissions, selectors, services
-from projects.models import Project
+from projects.models import Membership, Project
 
 logger = logging.getLogger(__name__)
 
@@ -277,6 +278,7 @@ class ApiTokenDeleteApi(BaseApi):
 class ProjectOutputSerializer(serializers.ModelSerializer):
     branches = serializers.SerializerMethodField()
     webhook_secret_set = serializers.SerializerMethodField()
+    github_token_set = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     events_url = serializers.SerializerMethodField()
 
@@ -284,8 +286,8 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
         model = Project
         ref_name = "Project"
         fields = [
-            "uuid", "name", "repository", "sync_status", "branches", "webhook_secret_set", "webhook_url",
-            "events_url", "created_at", "updated_at",
+            "uuid", "name", "repository", "sync_status", "branches", "webhook_secret_set", "github_token_set",
+            "webhook_url", "events_url", "created_at", "updated_at",
         ]  # fmt: skip
 
     def get_branches(self, project) -> list[str]:
@@ -293,6 +295,9 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 
     def get_webhook_secret_set(self, project) -> bool:
         return bool(project.webhook_secret)
+
+    def get_github_token_set(self, project) -> bool:
+        return bool(project.github_token)
 
     def get_webhook_url(self, project) -> str:
         return absolute_url(self.context["request"], "api:webhook-github")
@@ -335,6 +340,22 @@ class ProjectListApi(BaseApi):
         return paginated_response(self, projects, ProjectOutputSerializer)
 
 
+def github_token_field(**kwargs):
+    """Write-only: set with it, never read back (answers say only `github_token_set`)."""
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=255,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Token for the project's repository (a GitHub token, or one its git host takes over HTTPS). "
+        "Stored encrypted, never shown again; null or \"\" removes it.",
+        **kwargs,
+    )
+
+
 class ProjectCreateApi(BaseApi):
     """Link a repository (GitHub `owner/name` or an https:// URL) and its first branch. The answer
     carries the project's webhook secret: it is shown this once."""
@@ -343,6 +364,7 @@ class ProjectCreateApi(BaseApi):
         repository = serializers.CharField(max_length=500, trim_whitespace=False)
         branch = serializers.CharField(max_length=255, trim_whitespace=False)
         name = serializers.CharField(required=False, max_length=100, help_text="Default: the repository's name.")
+        github_token = github_token_field()
 
     class OutputSerializer(ProjectOutputSerializer):
         webhook_secret = serializers.CharField(
@@ -363,7 +385,11 @@ class ProjectCreateApi(BaseApi):
 
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        token = serializer.validated_data.pop("github_token", None)
+        services.github_token_validate(token)  # before anything is created
         sync = project_link_new(owner=request.user, **serializer.validated_data)
+        if token:
+            services.project_github_token_set(project=sync.project, token=token)
         secret = services.project_webhook_secret_rotate(project=sync.project)
         project = _projects(Project.objects.filter(pk=sync.project_id)).get()
         project.webhook_secret = secret
@@ -383,12 +409,13 @@ class ProjectDetailApi(ProjectScopedApi):
 
 
 class ProjectUpdateApi(ProjectScopedApi):
-    """Rename a project."""
+    """Rename a project, set or remove its repository token (owners)."""
 
     project_permission = "manage"
 
     class InputSerializer(StrictSerializer):
         name = serializers.CharField(required=False, max_length=100)
+        github_token = github_token_field()
 
     @extend_schema(
         parameters=[PROJECT_UUID],
@@ -399,8 +426,13 @@ class ProjectUpdateApi(ProjectScopedApi):
     def patch(self, request, project_uuid):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if "name" in serializer.validated_data:
-            services.project_rename(project=self.project, name=serializer.validated_data["name"])
+        data = serializer.validated_data
+        if "github_token" in data:
+            services.github_token_validate(data["github_token"])  # before the rename: all or nothing
+        if "name" in data:
+            services.project_rename(project=self.project, name=data["name"])
+        if "github_token" in data:
+            services.project_github_token_set(project=self.project, token=data["github_token"])
         project = _projects(Project.objects.filter(pk=self.project.pk)).get()
         return Response(ProjectOutputSerializer(project, context={"request": request}).data)
 
@@ -439,6 +471,110 @@ class ProjectWebhookSecretCreateApi(ProjectScopedApi):
         return Response(self.OutputSerializer(data).data, status=status.HTTP_201_CREATED)
 
 
+# --- members ------------------------------------------------------------------------------------
+
+USERNAME = OpenApiParameter("username", str, OpenApiParameter.PATH, description="The member's username.")
+
+
+class MemberOutputSerializer(serializers.Serializer):
+    username = serializers.CharField(source="user.username")
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    creator = serializers.BooleanField(help_text="The project's creator: an owner, not changed or removed here.")
+    added_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "ProjectMember"
+
+
+@contextmanager
+def member_errors():
+    """Member changes' domain errors as API answers: a missing member 404, a conflict 409
+    (other MemberErrors are 400, by the one handler)."""
+    try:
+        yield
+    except services.MemberNotFound as exc:
+        raise exceptions.NotFound(str(exc)) from None
+    except services.MemberConflict as exc:
+        raise ApiError(str(exc), code="conflict", status_code=status.HTTP_409_CONFLICT) from None
+
+
+class ProjectMemberListApi(ProjectScopedApi):
+    """Who may see the project and their role: its creator first, then its members. Viewers
+    search and watch; maintainers also sync and change branches; owners also manage members,
+    secrets and the project itself."""
+
+    pagination_class = Pagination
+
+    @extend_schema(
+        parameters=[PROJECT_UUID],
+        responses={200: MemberOutputSerializer(many=True), **error_responses(400, 401, 404)},
+        tags=["members"],
+    )
+    def get(self, request, project_uuid):
+        return paginated_response(self, services.project_members(project=self.project), MemberOutputSerializer)
+
+
+class ProjectMemberAddApi(ProjectScopedApi):
+    """Give a user a role in the project (owners)."""
+
+    project_permission = "manage"
+
+    class InputSerializer(StrictSerializer):
+        username = serializers.CharField(max_length=150, trim_whitespace=False)
+        role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+    @extend_schema(
+        parameters=[PROJECT_UUID],
+        request=InputSerializer,
+        responses={201: MemberOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["members"],
+    )
+    def post(self, request, project_uuid):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with member_errors():
+            membership = services.project_member_add(project=self.project, actor=request.user, **serializer.validated_data)
+        return Response(MemberOutputSerializer(services.Member.of(membership)).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectMemberUpdateApi(ProjectScopedApi):
+    """Change a member's role (owners). The last owner cannot step down."""
+
+    project_permission = "manage"
+
+    class InputSerializer(StrictSerializer):
+        role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+    @extend_schema(
+        parameters=[PROJECT_UUID, USERNAME],
+        request=InputSerializer,
+        responses={200: MemberOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["members"],
+    )
+    def patch(self, request, project_uuid, username):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with member_errors():
+            membership = services.project_member_change_role(
+                project=self.project, actor=request.user, username=username, role=serializer.validated_data["role"]
+            )
+        return Response(MemberOutputSerializer(services.Member.of(membership)).data)
+
+
+class ProjectMemberRemoveApi(ProjectScopedApi):
+    """Take a member out of the project (owners). The last owner cannot be removed."""
+
+    project_permission = "manage"
+
+    @extend_schema(
+        parameters=[PROJECT_UUID, USERNAME], responses={204: None, **error_responses(401, 403, 404, 409)}, tags=["members"]
+    )
+    def delete(self, request, project_uuid, username):
+        with member_errors():
+            services.project_member_remove(project=self.project, actor=request.user, username=username)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ProjectBranchesApi(ProjectScopedApi):
     """The branches of the project's repository, default first (GitHub API for GitHub
     repositories, `git ls-remote` for others), each marked if the project syncs it."""
@@ -463,7 +599,8 @@ class ProjectBranchesApi(ProjectScopedApi):
     def get(self, request, project_uuid):
         from projects.branches import repository_branches
 
-        listed = repository_branches(self.project.repository)
+        # The project's own token, if it has one (else the GitHub API gets the deployment's).
+        listed = repository_branches(self.project.repository, token=self.project.github_token or None)
         synced = set(self.project.syncs.values_list("branch", flat=True))
         data = {
             "repository": listed.repository,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 
 from projects.branches import Branches, BranchesError, repository_branches
+from projects.models import Membership
 from syncs.repository_input import MAX_BRANCH_BYTES, MAX_URL_LENGTH, InvalidInput, normalize_repository, validate_branch
 
 
@@ -62,3 +63,32 @@ class SearchForm(forms.Form):
     def selected_syncs(self) -> list:
         branch = self.cleaned_data.get("branch")
         return [sync for sync in self.project_syncs if not branch or sync.branch == branch]
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150, strip=False, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.VIEWER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class GithubTokenForm(forms.Form):
+    """Write-only: the field is never filled in with the stored token (render_value=False)."""
+
+    token = forms.CharField(
+        required=False,
+        max_length=255,
+        strip=False,
+        label="Repository token",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="A GitHub token (or one your git host takes over HTTPS) for a private repository.",
+    )
+    remove = forms.BooleanField(required=False, label="Remove the token")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("remove") and not data.get("token"):
+            raise forms.ValidationError("enter a token, or tick the box to remove it", code="required")
+        return data

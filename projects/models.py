@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from nyxsync.fields import EncryptedTextField
+
 
 class Project(models.Model):
     """A user's project: one linked repository, synced on one or more branches (ProjectSync)."""
@@ -25,9 +27,13 @@ class Project(models.Model):
     # Soft delete: a deleted project keeps its vectors until an explicit purge.
     deleted_at = models.DateTimeField(null=True, blank=True)
     # HMAC key of the GitHub push webhook (projects.webhooks). Shown once when (re)generated, never
-    # listed again; to be encrypted at rest with the tenancy work. NULL (not ""): no webhook set
-    # up yet; nullable also lets code that predates the column keep inserting during a deploy.
-    webhook_secret = models.CharField(max_length=128, null=True, blank=True, editable=False)  # noqa: DJ001
+    # listed again. NULL (not ""): no webhook set up yet; nullable also lets code that predates
+    # the column keep inserting during a deploy.
+    webhook_secret = EncryptedTextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    # The project's own token for its repository (a GitHub token, or any HTTPS token its host
+    # takes), set by an owner and never shown again: git and the GitHub API get it for this
+    # project's repository only (projects.branches.repository_token). NULL: none.
+    github_token = EncryptedTextField(null=True, blank=True, editable=False)  # noqa: DJ001
 
     class Meta:
         ordering = ["name"]

@@ -1,12 +1,20 @@
-"""Writes to projects."""
+"""Writes to projects: the project itself, its members and its secrets."""
 
 import logging
+import re
 import secrets
+from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Cast
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from projects.models import Project
+from nyxsync import crypto
+from projects import permissions
+from projects.models import Membership, Project
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +117,187 @@ def api_token_revoke(*, user) -> bool:
     deleted, _ = Token.objects.filter(user=user).delete()
     logger.info("api.token.revoked", extra={"user_id": user.pk})
     return bool(deleted)
+
+
+# --- members (issue 6) --------------------------------------------------------------------------
+# Only owners manage members. The project's `owner` (its creator) is an owner without a
+# membership row: it is listed with the members but cannot be changed or removed here. A change
+# that would leave the project without an active owner is refused.
+
+
+class MemberError(ProjectError):
+    """A member change that cannot be done; `code` is stable (the API's error code)."""
+
+    code = "invalid"
+
+
+class MemberNotFound(MemberError):
+    code = "not_found"
+
+
+class MemberConflict(MemberError):
+    """The project's members do not allow this change now (a duplicate, the last owner)."""
+
+    code = "conflict"
+
+
+@dataclass(frozen=True)
+class Member:
+    """Someone who may see the project: the creator (no membership row) or a member."""
+
+    user: object
+    role: str
+    creator: bool
+    added_at: object  # datetime; the project's creation for its creator
+
+    @classmethod
+    def of(cls, membership: Membership) -> "Member":
+        return cls(user=membership.user, role=membership.role, creator=False, added_at=membership.created_at)
+
+
+def project_members(*, project: Project) -> list[Member]:
+    """The creator first, then the members by username."""
+    memberships = Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    creator = Member(user=project.owner, role=Membership.Role.OWNER, creator=True, added_at=project.created_at)
+    return [creator, *(Member.of(membership) for membership in memberships)]
+
+
+def project_member_add(*, project: Project, actor, username: str, role: str) -> Membership:
+    _check_manage(actor, project)
+    role = _role(role)
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise MemberError(f"no active user named {username!r}")
+    if user.pk == project.owner_id:
+        raise MemberConflict(f"{username} created the project and is its owner already")
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(project=project, user=user, role=role)
+    except IntegrityError as exc:  # the unique (project, user) constraint, also against a race
+        raise MemberConflict(f"{username} is a member already") from exc
+    _log("project.member.added", project, membership)
+    return membership
+
+
+def project_member_change_role(*, project: Project, actor, username: str, role: str) -> Membership:
+    _check_manage(actor, project)
+    role = _role(role)
+    with transaction.atomic():
+        membership = _membership_for_update(project, username)
+        if membership.role == role:
+            return membership
+        if membership.role == Membership.Role.OWNER:
+            _check_another_owner(project, membership)
+        Membership.objects.filter(pk=membership.pk).update(role=role)
+        membership.role = role
+    _log("project.member.role_changed", project, membership)
+    return membership
+
+
+def project_member_remove(*, project: Project, actor, username: str) -> None:
+    _check_manage(actor, project)
+    with transaction.atomic():
+        membership = _membership_for_update(project, username)
+        if membership.role == Membership.Role.OWNER:
+            _check_another_owner(project, membership)
+        membership.delete()
+    _log("project.member.removed", project, membership)
+
+
+def _check_manage(actor, project: Project) -> None:
+    # The doors check first (and answer 404 or 403); this holds for any caller of the service.
+    if not permissions.can_manage(actor, project):
+        raise PermissionDenied("only the project's owners may manage its members")
+
+
+def _role(role: str) -> str:
+    if role not in Membership.Role.values:
+        raise MemberError(f"role must be one of {', '.join(Membership.Role.values)}")
+    return role
+
+
+def _membership_for_update(project: Project, username: str) -> Membership:
+    """The member's row, after locking the project's: member changes of one project happen one
+    at a time, so two owners demoting each other at once cannot both pass the last-owner check."""
+    Project.objects.select_for_update(no_key=True).filter(pk=project.pk).values_list("pk").first()
+    if username == project.owner.get_username():
+        raise MemberConflict(f"{username} created the project and stays its owner")
+    membership = Membership.objects.select_related("user").filter(project=project, user__username=username).first()
+    if membership is None:
+        raise MemberNotFound(f"{username} is not a member of this project")
+    return membership
+
+
+def _check_another_owner(project: Project, leaving: Membership) -> None:
+    if project.owner.is_active:
+        return
+    others = Membership.objects.filter(project=project, role=Membership.Role.OWNER, user__is_active=True).exclude(pk=leaving.pk)
+    if not others.exists():
+        raise MemberConflict(f"{leaving.user.get_username()} is the project's last owner")
+
+
+def _log(name: str, project: Project, membership: Membership) -> None:
+    logger.info(name, extra={"project_id": str(project.uuid), "user_id": membership.user_id, "role": membership.role})
+
+
+# --- secrets (issue 6) --------------------------------------------------------------------------
+# Stored encrypted (nyxsync.fields.EncryptedTextField); never logged, never shown again.
+
+# Printable ASCII without spaces: git sends the token in an HTTP header (syncs.git), where a line
+# break would start a header of the token's choosing. GitHub's tokens are at most 255 characters.
+_TOKEN = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def github_token_validate(token: str | None) -> None:
+    """Raises ProjectError for a token git could not send; the message never echoes it."""
+    if token and not _TOKEN.fullmatch(token):
+        raise ProjectError("a token is 1 to 255 printable ASCII characters, without spaces")
+
+
+def project_github_token_set(*, project: Project, token: str | None) -> None:
+    """Set (or, with None or "", clear) the token git and the GitHub API get for the project's
+    repository. The value is never logged, returned or echoed in an error."""
+    github_token_validate(token)
+    Project.objects.filter(pk=project.pk).update(github_token=token or None, updated_at=timezone.now())
+    project.github_token = token or None
+    logger.info("project.github_token.set" if token else "project.github_token.cleared", extra={"project_id": str(project.uuid)})
+
+
+SECRET_FIELDS = ("webhook_secret", "github_token")
+ROTATE_BATCH = 500
+
+
+@dataclass
+class RotationReport:
+    rotated: int = 0  # re-encrypted with the first key (plaintext ones encrypted)
+    current: int = 0  # already encrypted with the first key
+    failed: int = 0  # no key decrypts them: left as they are (SecretError logged, no value)
+
+
+def secrets_rotate(*, batch: int = ROTATE_BATCH) -> RotationReport:
+    """Re-encrypt every stored secret with the first of NYXSYNC_ENCRYPTION_KEYS, so the others
+    can be retired. Re-runnable; runs in batches, each write a compare-and-set on the stored text
+    read (a secret changed meanwhile is left to its new value). Reads every project: callers act
+    for the system (manage.py commands do)."""
+    report = RotationReport()
+    for name in SECRET_FIELDS:
+        stored = Cast(name, output_field=models.TextField())  # as stored: not decrypted
+        rows = Project.objects.filter(**{f"{name}__isnull": False}).annotate(stored=stored).order_by("pk")
+        last = 0
+        while chunk := list(rows.filter(pk__gt=last).values_list("pk", "stored")[:batch]):
+            last = chunk[-1][0]
+            for pk, value in chunk:
+                if not crypto.needs_rotation(value):
+                    report.current += 1
+                    continue
+                try:
+                    rotated = crypto.rotate(value)
+                except crypto.SecretError:
+                    report.failed += 1
+                    logger.error("secrets.rotate.undecryptable", extra={"project_pk": pk, "field": name})
+                    continue
+                # Written as it is (already ciphertext), past the field's own encryption.
+                Project.objects.filter(Exact(stored, value), pk=pk).update(**{name: models.Value(rotated, output_field=models.TextField())})
+                report.rotated += 1
+    logger.info("secrets.rotated", extra={"rotated": report.rotated, "current": report.current, "failed": report.failed})
+    return report

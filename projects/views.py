@@ -10,16 +10,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_eventstream import get_current_event_id
 
+from projects import services
 from projects.branches import BranchesError, repository_branches
-from projects.forms import RepositoryLinkForm
-from projects.permissions import can_sync, can_view
+from projects.forms import GithubTokenForm, MemberAddForm, MemberRoleForm, RepositoryLinkForm
+from projects.models import Membership
+from projects.permissions import can_manage, can_sync, can_view
 from projects.selectors import project_get_for_user, projects_for_user, projects_get_for_user
 from projects.services import ProjectError
 from syncs.events import project_channel, run_event
@@ -125,11 +127,19 @@ def project_detail(request, project):
     event_id = get_current_event_id([channel])
     rows = _branch_rows(list(project_syncs_of(project)))
     history = [(run, run_panel(run)) for run in sync_runs_of(project, limit=RUN_HISTORY)]
+    manage = can_manage(request.user, project)
     context = {
         "project": project,
         "branches": rows,
         "history": history,
         "can_sync": can_sync(request.user, project),
+        "can_manage": manage,
+        # Owners only: who has access, and whether a repository token is set (never its value).
+        "members": services.project_members(project=project) if manage else [],
+        "roles": Membership.Role.choices,
+        "member_form": MemberAddForm(),
+        "token_form": GithubTokenForm(),
+        "github_token_set": bool(project.github_token),
         "event_id": event_id,
         "initial_runs": [row["panel"] for row in rows if row["panel"]],
         **_stream_urls([project]),
@@ -148,3 +158,95 @@ def project_state(request, project):
     event_id = get_current_event_id([project_channel(project.uuid)])
     runs = sync_runs_current(list(project_syncs_of(project))).values()
     return JsonResponse({"event_id": event_id, "runs": [run_event(run) for run in runs]})
+
+
+# --- members and the repository token (owners) -----------------------------------------------
+
+
+def _managed_project_or_404(request, uuid):
+    """The project, if the user may see it (else 404) and manage it (else None: answer 403)."""
+    project = _project_or_404(request.user, uuid)
+    return project if can_manage(request.user, project) else None
+
+
+def _back_to_access(project):
+    return redirect(reverse("projects:detail", kwargs={"project": project.uuid}) + "#access")
+
+
+def _first_error(form) -> str:
+    return next(iter(form.errors.values()))[0]
+
+
+@login_required
+@require_POST
+def project_member_add(request, project):
+    project = _managed_project_or_404(request, project)
+    if project is None:
+        return HttpResponseForbidden("only the project's owners may manage its members")
+    form = MemberAddForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _first_error(form))
+        return _back_to_access(project)
+    try:
+        membership = services.project_member_add(project=project, actor=request.user, **form.cleaned_data)
+    except ProjectError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{membership.user.get_username()} is now a {membership.get_role_display().lower()}.")
+    return _back_to_access(project)
+
+
+@login_required
+@require_POST
+def project_member_change(request, project, username):
+    project = _managed_project_or_404(request, project)
+    if project is None:
+        return HttpResponseForbidden("only the project's owners may manage its members")
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _first_error(form))
+        return _back_to_access(project)
+    try:
+        membership = services.project_member_change_role(
+            project=project, actor=request.user, username=username, role=form.cleaned_data["role"]
+        )
+    except ProjectError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{username} is now a {membership.get_role_display().lower()}.")
+    return _back_to_access(project)
+
+
+@login_required
+@require_POST
+def project_member_remove(request, project, username):
+    project = _managed_project_or_404(request, project)
+    if project is None:
+        return HttpResponseForbidden("only the project's owners may manage its members")
+    try:
+        services.project_member_remove(project=project, actor=request.user, username=username)
+    except ProjectError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{username} no longer has access to {project.name}.")
+    return _back_to_access(project)
+
+
+@login_required
+@require_POST
+def project_github_token(request, project):
+    project = _managed_project_or_404(request, project)
+    if project is None:
+        return HttpResponseForbidden("only the project's owners may change its token")
+    form = GithubTokenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _first_error(form))
+        return _back_to_access(project)
+    token = None if form.cleaned_data["remove"] else form.cleaned_data["token"]
+    try:
+        services.project_github_token_set(project=project, token=token)
+    except ProjectError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Repository token saved." if token else "Repository token removed.")
+    return _back_to_access(project)

@@ -5,7 +5,8 @@ the body is parsed first (bounded: the view caps its size), the projects linked 
 repository are the candidates, and `X-Hub-Signature-256` (HMAC-SHA256 of the raw body) must match
 the secret of at least one of them (compared in constant time). Only verified deliveries change
 anything, and each verified delivery is recorded per project: a replay (same X-GitHub-Delivery)
-finds its row and does nothing. The secret itself is never logged or echoed.
+finds its row and does nothing. The secret is stored encrypted (projects.models: read decrypted)
+and is never logged or echoed.
 """
 
 from __future__ import annotations

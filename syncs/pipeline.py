@@ -22,6 +22,7 @@ from embeddings.chunking import chunk_text
 from embeddings.manifest import manifest_clean_staged, manifest_live, manifest_prune_retired, manifest_stage
 from embeddings.snapshot import LIVE_FILE_SQL
 from embeddings.vectors import embedding_model_register, hashes_with_vectors, vectors_write
+from projects.branches import repository_token
 from syncs import filters, git, services
 from syncs.diff import diff_tree, staged_file
 from syncs.locks import project_sync_lock
@@ -83,7 +84,8 @@ def _sync(run: SyncRun, progress: Progress) -> None:
     SyncRun.objects.filter(pk=run.pk).update(generation=generation, embedding_model=run.embedding_model)
 
     progress.phase(Phase.FETCH)
-    commit = git.fetch_branch(sync.repository_url, sync.branch, token=_token_for(sync.repository_url))
+    token = repository_token(project=sync.project, url=sync.repository_url)
+    commit = git.fetch_branch(sync.repository_url, sync.branch, token=token)
     run.commit_before, run.commit_after = sync.live_commit, commit
     same_model = run.embedding_model == sync.embedding_model
     if sync.live_generation and commit == sync.live_commit and same_model:
@@ -178,13 +180,6 @@ def _carried_texts(sync, *, exclude_file_ids: list[int]) -> dict[str, str]:
             [sync.pk, exclude_file_ids],
         )
         return dict(cursor.fetchall())
-
-
-def _token_for(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).hostname or ""
-    return (settings.GITHUB_TOKEN or None) if host == "github.com" else None
 
 
 def _clean_staged(sync) -> None:

@@ -16,12 +16,11 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from projects.branches import repository_token
 from syncs import git
 from syncs.models import ProjectSync, SyncRun
 from syncs.repository_input import InvalidInput
@@ -86,7 +85,11 @@ def _claim(sync: ProjectSync, now: datetime) -> bool:
 def _remote_head(sync: ProjectSync) -> str | None | Exception:
     try:
         return git.remote_head(
-            sync.repository_url, sync.branch, token=_token_for(sync.repository_url), timeout=CHECK_TIMEOUT_SECONDS
+            sync.repository_url,
+            sync.branch,
+            # The project was read with the branch (_due): no query from this pool thread.
+            token=repository_token(project=sync.project, url=sync.repository_url),
+            timeout=CHECK_TIMEOUT_SECONDS,
         )
     except (git.GitError, InvalidInput) as exc:
         return exc
@@ -111,9 +114,3 @@ def _enqueue_if_moved(sync: ProjectSync, head: str | None | Exception) -> Check:
         return Check(sync.pk, Outcome.PENDING, head)
     sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.SCHEDULE)
     return Check(sync.pk, Outcome.QUEUED, head)
-
-
-def _token_for(url: str) -> str | None:
-    # Same rule as the pipeline's fetch: the configured GitHub token, for github.com only.
-    host = urlsplit(url).hostname or ""
-    return (settings.GITHUB_TOKEN or None) if host == "github.com" else None

@@ -2,6 +2,7 @@
 on its embedded services and are safe for production (DEBUG off, secure cookies when not DEBUG).
 """
 
+import os
 import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -10,6 +11,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from nyxsync import embedded
+from nyxsync.crypto import generate_key, parse_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -33,6 +35,23 @@ def _dev_secret_key() -> str:
 
         path.write_text(get_random_secret_key())
         path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _dev_encryption_key() -> str:
+    # Like _dev_secret_key, but made atomically: a key two processes made at once would leave one
+    # of them with secrets the other cannot read. Production sets NYXSYNC_ENCRYPTION_KEYS.
+    path = embedded.home() / "encryption_key"
+    if not path.exists():
+        draft = path.with_name(f"encryption_key.{os.getpid()}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(generate_key())
+        try:
+            os.link(draft, path)  # fails if another process was first; its key wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -229,6 +248,9 @@ GITHUB_TOKEN = _secret("GITHUB_TOKEN", default="")
 
 # --- nyxsync ----------------------------------------------------------------------------------
 NYXSYNC_HOME = embedded.home()
+# Fernet keys of the secrets stored in the database (nyxsync.crypto): the first encrypts, all
+# decrypt. Without the variable, a fresh checkout makes one key once, beside its embedded data.
+NYXSYNC_ENCRYPTION_KEYS = parse_keys(_secret("NYXSYNC_ENCRYPTION_KEYS", default="") or _dev_encryption_key())
 # Tables whose rows are embeddings or what they are keyed by: the guarded migrate refuses
 # destructive operations on them (any table with a vector column is protected as well).
 NYXSYNC_PROTECTED_TABLES = ["embeddings_vector", "embeddings_chunk", "embeddings_sourcefile", "project_syncs"]
