@@ -11,7 +11,9 @@ def main() -> None:
     from django.db.utils import OperationalError
 
     from nyxsync.embedded import ServiceError
+    from nyxsync.tenancy import act_as_system_by_default
 
+    act_as_system_by_default()  # operators on the box; commands with --as USER narrow it
     try:
         from django.core.management import execute_from_command_line
 

@@ -27,10 +27,13 @@ def embedding_model_register(*, name: str, backend: str, dimensions: int) -> Emb
     return model
 
 
-def vector_index_ensure(model: EmbeddingModel) -> None:
-    """Build the model's partial HNSW index if missing. CONCURRENTLY when not in a transaction,
-    so writers go on; inside one (tests, first use in an atomic block) a plain build, which is
-    instant for a model that has no vectors yet."""
+def vector_index_ensure(model: EmbeddingModel) -> bool:
+    """Build the model's partial HNSW index if missing; returns whether it exists now.
+    CONCURRENTLY when not in a transaction, so writers go on; inside one (tests, first use in an
+    atomic block) a plain build, which is instant for a model that has no vectors yet.
+
+    Only the owner role may build it: the app's role (row-level security, no DDL) leaves it to the
+    next `migrate` or `vector_indexes` run; search scans exactly until then."""
     name = f"embeddings_vector_hnsw_{int(model.pk)}"
     concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
     with connection.cursor() as cursor:
@@ -39,7 +42,11 @@ def vector_index_ensure(model: EmbeddingModel) -> None:
         )
         row = cursor.fetchone()
         if row and row[0]:
-            return
+            return True
+        cursor.execute("SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE relname = 'embeddings_vector'")
+        if not cursor.fetchone()[0]:
+            logger.warning("embeddings.index.missing", extra={"model": model.name, "index": name, "fix": "manage.py vector_indexes"})
+            return False
         if row:  # an interrupted concurrent build leaves an invalid index behind
             cursor.execute(f"DROP INDEX {concurrently} {name}")
         cursor.execute(
@@ -47,6 +54,12 @@ def vector_index_ensure(model: EmbeddingModel) -> None:
             f"USING hnsw ((embedding::vector({int(model.dimensions)})) vector_cosine_ops) WHERE model_id = {int(model.pk)}"
         )
     logger.info("embeddings.index.created", extra={"model": model.name, "index": name})
+    return True
+
+
+def vector_indexes_ensure() -> list[str]:
+    """Build the missing HNSW index of every registered model; returns the models built for."""
+    return [model.name for model in EmbeddingModel.objects.order_by("pk") if vector_index_ensure(model)]
 
 
 def hashes_with_vectors(model: EmbeddingModel, hashes: Iterable[str]) -> set[str]:

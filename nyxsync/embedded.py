@@ -101,17 +101,56 @@ def _start_postgres() -> Path:
     return server.get_postmaster_info().socket_dir
 
 
+# The two roles of row-level security (nyxsync.tenancy): migrations run as the owner, which
+# bypasses the policies; the app connects as a role that is subject to them. The app role may
+# create databases here only so that the test suite can make its own.
+OWNER_ROLE = "nyxsync_owner"
+APP_ROLE = "nyxsync_app"
+
+
 @functools.cache
 def _ensure_database(socket_dir: Path) -> None:
     import psycopg
 
     with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
+        for role, options in ((OWNER_ROLE, "LOGIN CREATEDB BYPASSRLS"), (APP_ROLE, "LOGIN CREATEDB NOBYPASSRLS")):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                try:
+                    conn.execute(f"CREATE ROLE {role} {options}")
+                except psycopg.errors.DuplicateObject:
+                    pass  # another process made it first
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
         if not exists:
             try:
-                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}" OWNER {OWNER_ROLE}')
             except psycopg.errors.DuplicateDatabase:
-                pass  # another process made it first
+                pass
+    # pgvector is not a trusted extension: the superuser installs it where the owner will look,
+    # including template1, which every test database is made from.
+    for database in ("template1", DATABASE_NAME):
+        with psycopg.connect(host=str(socket_dir), user="postgres", dbname=database, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            if database == DATABASE_NAME:
+                _hand_over_to_owner(conn)
+
+
+def _hand_over_to_owner(conn) -> None:
+    """Data made before the two roles existed belongs to the superuser: give it to the owner."""
+    conn.execute(f'ALTER DATABASE "{DATABASE_NAME}" OWNER TO {OWNER_ROLE}')
+    conn.execute(f"ALTER SCHEMA public OWNER TO {OWNER_ROLE}")
+    rows = conn.execute(
+        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        # Tables and views; the sequences of their id columns follow their table.
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'p') AND pg_get_userbyid(c.relowner) = 'postgres'"
+    ).fetchall()
+    for name, kind in rows:
+        what = "VIEW" if kind == "v" else "TABLE"
+        conn.execute(f'ALTER {what} "{name}" OWNER TO {OWNER_ROLE}')
+    for (signature,) in conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND p.proname LIKE 'nyxsync\\_%%' AND pg_get_userbyid(p.proowner) = 'postgres'"
+    ).fetchall():
+        conn.execute(f"ALTER FUNCTION {signature} OWNER TO {OWNER_ROLE}")
 
 
 def postgres_settings(name: str = DATABASE_NAME) -> dict:
@@ -119,15 +158,15 @@ def postgres_settings(name: str = DATABASE_NAME) -> dict:
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": name,
-        "USER": "postgres",
+        "USER": APP_ROLE,
         "PASSWORD": "",
         "HOST": str(ensure_postgres()),
         "PORT": "",
     }
 
 
-def postgres_url(name: str = DATABASE_NAME) -> str:
-    return database_url(host=str(ensure_postgres()), name=name)
+def postgres_url(name: str = DATABASE_NAME, *, user: str = APP_ROLE) -> str:
+    return database_url(host=str(ensure_postgres()), name=name, user=user)
 
 
 def database_url(*, host: str, name: str, user: str = "postgres", password: str = "", port: str | int = "") -> str:

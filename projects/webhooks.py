@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 
+from nyxsync import tenancy
 from nyxsync.api_errors import ApiError
 from projects.models import Project, WebhookDelivery
 from projects.selectors import dangerously_projects_linked_to
@@ -71,9 +72,13 @@ def github_delivery_handle(*, event: str, delivery_id: str, signature: str, cont
         )
     payload = _parse(body)
     urls, displays = _repository_of(payload)
+    # A delivery comes from no user: finding its candidates looks across tenants, and only those
+    # whose secret signed it are acted on.
+    with tenancy.dangerously_as_system():
+        candidates = list(dangerously_projects_linked_to(repository_urls=urls, displays=displays))
     projects = [
         project
-        for project in dangerously_projects_linked_to(repository_urls=urls, displays=displays)
+        for project in candidates
         # Every candidate is compared, in constant time each: timing tells nothing about which.
         if hmac.compare_digest(webhook_signature(project.webhook_secret, body), f"sha256={provided[1]}")
     ]
@@ -81,7 +86,8 @@ def github_delivery_handle(*, event: str, delivery_id: str, signature: str, cont
     if not projects:
         logger.warning("webhook.github.refused", extra=log)
         raise _unverified()
-    outcome = _act(projects, event=event, delivery_id=delivery_id, payload=payload)
+    with tenancy.dangerously_as_system():  # for the projects whose secret signed it, verified above
+        outcome = _act(projects, event=event, delivery_id=delivery_id, payload=payload)
     logger.info("webhook.github.handled", extra={**log, "result": outcome.result, "runs": outcome.runs})
     return outcome
 

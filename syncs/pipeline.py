@@ -22,6 +22,7 @@ from embeddings.chunking import chunk_text
 from embeddings.manifest import manifest_clean_staged, manifest_live, manifest_prune_retired, manifest_stage
 from embeddings.snapshot import LIVE_FILE_SQL
 from embeddings.vectors import embedding_model_register, hashes_with_vectors, vectors_write
+from nyxsync import tenancy
 from projects.branches import repository_token
 from syncs import filters, git, services
 from syncs.diff import diff_tree, staged_file
@@ -40,6 +41,14 @@ class SyncBusy(Exception):
 def sync_run_execute(run_id: int) -> SyncRun:
     """Run a queued SyncRun to its end. Returns the run in its final state (or as found, if it
     was not queued any more). Raises SyncBusy if another run of the branch is running."""
+    with tenancy.dangerously_as_system():  # only to learn which project the run belongs to
+        project_id = SyncRun.objects.filter(pk=run_id).values_list("project_sync__project_id", flat=True).get()
+    # Everything else the run does, it does within its project (row-level security).
+    with tenancy.acting_for_project(project_id):
+        return _execute_within_project(run_id)
+
+
+def _execute_within_project(run_id: int) -> SyncRun:
     run = SyncRun.objects.select_related("project_sync__project").get(pk=run_id)
     if run.status != SyncRun.Status.QUEUED:
         return run

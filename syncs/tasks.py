@@ -16,9 +16,11 @@ def run_sync(self, run_id: int) -> None:
 
 @shared_task(name="syncs.sweep", ignore_result=True, soft_time_limit=60, time_limit=90)
 def sweep() -> None:
+    from nyxsync import tenancy
     from syncs.services import sync_runs_sweep
 
-    sync_runs_sweep()
+    with tenancy.dangerously_as_system():  # repairs runs of every project
+        sync_runs_sweep()
 
 
 # --- API and integrations (issue 5): scheduled syncs ----------------------------------------------
@@ -27,6 +29,8 @@ def sweep() -> None:
 @shared_task(name="syncs.check_scheduled", ignore_result=True, soft_time_limit=240, time_limit=300)
 def check_scheduled() -> None:
     """Beat, every minute: check the auto-synced branches that are due (syncs.schedule)."""
+    from nyxsync import tenancy
     from syncs.schedule import project_syncs_check_due
 
-    project_syncs_check_due()
+    with tenancy.dangerously_as_system():  # checks the branches of every project
+        project_syncs_check_due()

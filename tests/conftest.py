@@ -17,3 +17,44 @@ def owner(django_user_model):
 @pytest.fixture
 def outsider(django_user_model):
     return django_user_model.objects.create_user("outsider", "outsider@example.com", "outsider-password")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django made and migrated the test database as the owner role; the tests then
+    connect as the app's role, so row-level security is in force for everything they do."""
+    from django.conf import settings
+    from django.db import connection
+
+    app_user = settings.NYXSYNC_APP_DB_USER
+    owner = connection.settings_dict["USER"]
+    if not app_user or app_user == owner:
+        yield
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        # TransactionTestCase empties tables between tests with TRUNCATE; only tests may.
+        cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {connection.ops.quote_name(app_user)}")
+    connection.close()
+    connection.settings_dict["USER"] = app_user
+    yield
+    connection.close()
+    connection.settings_dict["USER"] = owner  # the owner drops the test database
+
+
+@pytest.fixture
+def owner_sql(django_db_blocker):
+    """owner_sql(sql, params=None) -> rows: run SQL on the test database as the owner role, as an
+    operator with a psql prompt would (DDL by hand; writes past row-level security). Committed at
+    once: use it from `transactional_db` tests."""
+    import psycopg
+    from django.conf import settings
+    from django.db import connection
+
+    def run(sql: str, params=None):
+        db = connection.settings_dict
+        owner = (settings.NYXSYNC_MIGRATION_DATABASE or {}).get("USER") or db["USER"]
+        with psycopg.connect(host=db["HOST"], port=db["PORT"] or None, user=owner, dbname=db["NAME"], autocommit=True) as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    return run

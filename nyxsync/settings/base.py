@@ -111,6 +111,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: the request's queries act for its user (row-level security).
+    "nyxsync.middleware.TenancyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -136,12 +138,22 @@ TEMPLATES = [
 
 # --- database ---------------------------------------------------------------------------------
 # DATABASE_URL set: that server (it must have pgvector). Unset: the embedded server of this checkout.
+# The app's role is subject to row-level security (nyxsync.tenancy); migrations run as the
+# owner role, which bypasses it: MIGRATION_DATABASE_URL (credentials, host and port of it are
+# used), or the embedded server's owner role.
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     if not DATABASES["default"].get("ENGINE", "").endswith("postgresql"):
         raise ImproperlyConfigured("DATABASE_URL: nyxsync needs PostgreSQL with pgvector (postgres://...)")
+    NYXSYNC_MIGRATION_DATABASE = env.db_url("MIGRATION_DATABASE_URL") if env.str("MIGRATION_DATABASE_URL", default="") else None
 else:
     DATABASES = {"default": embedded.postgres_settings()}
+    NYXSYNC_MIGRATION_DATABASE = {"USER": embedded.OWNER_ROLE, "PASSWORD": ""}
+# The role the app connects as: migrate grants it what it needs on the tables it creates.
+NYXSYNC_APP_DB_USER = DATABASES["default"].get("USER", "")
+# Whom the database acts for when no code said (nyxsync.tenancy): nobody, so a forgotten scope
+# shows no tenant's rows. manage.py commands act for the system unless given --as.
+NYXSYNC_TENANCY_DEFAULT = "nobody"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
@@ -214,8 +226,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIN
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's own, plus switching the request's database context to the user they find.
+        "nyxsync.api_auth.TokenAuthentication",
+        "nyxsync.api_auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

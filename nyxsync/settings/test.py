@@ -28,3 +28,11 @@ NYXSYNC_ALLOW_FLUSH = True  # TransactionTestCase empties its database with flus
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.home() / "celerybeat-schedule-test")
 NYXSYNC_INSECURE_GIT_HOSTS = ["127.0.0.1", "localhost"]
 NYXSYNC_WARM_MODEL_ON_START = False  # test workers load a model only when a test uses it
+
+# Test databases are made and migrated as the owner role; tests/conftest.py then connects as the
+# app's role, so row-level security is in force for everything the tests do. Test code acts for
+# the system unless it says otherwise; requests act for their user through the middleware.
+if not env.str("DATABASE_URL", default=""):
+    DATABASES["default"]["USER"] = embedded.OWNER_ROLE
+    NYXSYNC_APP_DB_USER = embedded.APP_ROLE
+NYXSYNC_TENANCY_DEFAULT = "system"

@@ -69,16 +69,14 @@ def test_it_accepts_new_vectors_after_a_saved_report(synced_project, tmp_path):
     call_command("check_embeddings", against=saved)  # new vectors are not a loss
 
 
-def test_it_covers_vector_columns_added_by_hand(synced_project):
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending FK checks before an ALTER
-        cursor.execute("ALTER TABLE embeddings_chunk ADD COLUMN legacy_embedding vector(3)")
-        cursor.execute("UPDATE embeddings_chunk SET legacy_embedding = '[1,2,3]'")
+@pytest.mark.django_db(transaction=True)
+def test_it_covers_vector_columns_added_by_hand(synced_project, owner_sql):
+    owner_sql("ALTER TABLE embeddings_chunk ADD COLUMN legacy_embedding vector(3)")
+    owner_sql("UPDATE embeddings_chunk SET legacy_embedding = '[1,2,3]'")
     before = integrity.take_report()
     [column] = scopes_by_kind(before, "column")
     assert (column.key, column.vectors) == ("embeddings_chunk.legacy_embedding", 3)
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE embeddings_chunk SET legacy_embedding = NULL WHERE id = (SELECT min(id) FROM embeddings_chunk)")
+    owner_sql("UPDATE embeddings_chunk SET legacy_embedding = NULL WHERE id = (SELECT min(id) FROM embeddings_chunk)")
     assert integrity.verify_against(before) == ["column embeddings_chunk.legacy_embedding: 3 -> 2 vectors"]
 
 

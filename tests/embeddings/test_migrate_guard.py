@@ -19,11 +19,20 @@ from tests.workers import database_url
 def scratch_db(django_db_blocker):
     """A new, empty database on the test server, dropped afterwards."""
     params = connection.settings_dict
-    server = {"host": params["HOST"], "user": params["USER"], "password": params["PASSWORD"] or None, "port": params["PORT"] or None}
+    # The owner role makes the database and writes to it directly (the app's role could not
+    # write past row-level security, nor create in a database it does not own).
+    owner = (settings.NYXSYNC_MIGRATION_DATABASE or {}).get("USER") or params["USER"]
+    server = {"host": params["HOST"], "user": owner, "password": params["PASSWORD"] or None, "port": params["PORT"] or None}
     name = f"guard_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    yield {"url": database_url(name), "connect": {"dbname": name, **server}}
+    from nyxsync import embedded
+
+    yield {
+        "url": database_url(name),
+        "owner_url": embedded.database_url(host=params["HOST"], name=name, user=owner, password=params["PASSWORD"] or "", port=params["PORT"] or ""),
+        "connect": {"dbname": name, **server},
+    }
     with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
@@ -68,7 +77,12 @@ def project_dir(tmp_path):
     def run(*args, database):
         return manage(
             *args,
-            env={"PYTHONPATH": f"{tmp_path}:{settings.BASE_DIR}", "DJANGO_SETTINGS_MODULE": "guard_settings", "DATABASE_URL": database["url"]},
+            env={
+                "PYTHONPATH": f"{tmp_path}:{settings.BASE_DIR}",
+                "DJANGO_SETTINGS_MODULE": "guard_settings",
+                "DATABASE_URL": database["url"],
+                "MIGRATION_DATABASE_URL": database["owner_url"],
+            },
         )
 
     run.add_embeddings_migration = add_embeddings_migration

@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, connections
+from django.db import connections
 
 from embeddings.models import Vector
 from embeddings.search import search
@@ -86,13 +86,13 @@ def test_a_failed_model_change_keeps_the_old_model_live(synced, settings):
     assert {hit.model for hit in search(project_syncs=[synced], query="handler", k=3)} == {"hashing-256"}
 
 
-def test_backfill_restores_vectors_lost_outside_the_app_and_is_idempotent(synced, tmp_path):
+def test_backfill_restores_vectors_lost_outside_the_app_and_is_idempotent(synced, tmp_path, owner_sql):
     saved = tmp_path / "before.json"
     call_command("check_embeddings", save=saved)
-    with connection.cursor() as cursor:  # the incident: the vector column recreated by hand, plus rows lost
-        cursor.execute("DELETE FROM embeddings_vector WHERE id IN (SELECT id FROM embeddings_vector ORDER BY id LIMIT 3)")
-        cursor.execute("ALTER TABLE embeddings_vector DROP COLUMN embedding")
-        cursor.execute("ALTER TABLE embeddings_vector ADD COLUMN embedding vector")
+    # The incident, by hand at a psql prompt: the vector column recreated, and rows lost.
+    owner_sql("DELETE FROM embeddings_vector WHERE id IN (SELECT id FROM embeddings_vector ORDER BY id LIMIT 3)")
+    owner_sql("ALTER TABLE embeddings_vector DROP COLUMN embedding")
+    owner_sql("ALTER TABLE embeddings_vector ADD COLUMN embedding vector")
     with pytest.raises(CommandError, match="live chunks lost their vectors"):
         call_command("check_embeddings", against=saved)
 

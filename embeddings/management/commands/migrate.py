@@ -2,6 +2,9 @@
 rewrite embedding data (embeddings.guard), and verifies afterwards that every vector that
 existed before is still there, unchanged (embeddings.integrity)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrate
 from django.db import DatabaseError, connections
@@ -32,6 +35,13 @@ class Command(DjangoMigrate):
 
     def handle(self, *args, **options):
         connection = connections[options["database"]]
+        with _as_migration_role(connection):
+            self._migrate(connection, *args, **options)
+            _grant_to_app_role(connection)
+            if not (options["plan"] or options["check_unapplied"]):
+                _build_vector_indexes(connection)
+
+    def _migrate(self, connection, *args, **options):
         _require_database(connection)
         token = guard.allowed_for_this_run.set(frozenset(options["allow_destructive"]))
         try:
@@ -81,6 +91,52 @@ class Command(DjangoMigrate):
                 raise CommandError(hazards[0].message() + more)
 
 
+@contextmanager
+def _as_migration_role(connection) -> Iterator[None]:
+    """Migrations run as the owner role (it bypasses row-level security); the app's role only
+    gets to read and write rows. The database stays the one configured (a test database too)."""
+    from django.conf import settings
+
+    target = settings.NYXSYNC_MIGRATION_DATABASE
+    if not target or connection.alias != "default":
+        yield
+        return
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update({key: target[key] for key in ("USER", "PASSWORD", "HOST", "PORT") if target.get(key)})
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+def _grant_to_app_role(connection) -> None:
+    """What the app's role may do: rows only (no DDL, no TRUNCATE), on every table migrations made."""
+    from django.conf import settings
+
+    app = settings.NYXSYNC_APP_DB_USER
+    if not app or app == connection.settings_dict.get("USER"):
+        return
+    role = connection.ops.quote_name(app)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app])
+        if cursor.fetchone() is None:
+            raise CommandError(f"the app's database role {app!r} does not exist: create it (LOGIN, NOBYPASSRLS) and migrate again")
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+
+
+def _build_vector_indexes(connection) -> None:
+    """Models registered at run time got no index (the app's role may not build one)."""
+    if "embeddings_vector" in connection.introspection.table_names():
+        from embeddings.vectors import vector_indexes_ensure
+
+        vector_indexes_ensure()
+
+
 def _require_database(connection) -> None:
     """One readable line, not a traceback, when the database is unreachable or lacks pgvector."""
     where = f"{connection.settings_dict.get('HOST') or 'localhost'}/{connection.settings_dict.get('NAME')}"
@@ -89,9 +145,16 @@ def _require_database(connection) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
             has_vector = cursor.fetchone() is not None
+            cursor.execute("SELECT current_user, has_schema_privilege(current_user, 'public', 'CREATE')")
+            role, may_create = cursor.fetchone()
     except DatabaseError as exc:
         first_line = " ".join(str(exc).split())[:300]
         raise CommandError(f"cannot reach the database at {where}: {first_line}") from exc
+    if not may_create:
+        raise CommandError(
+            f"the database role {role!r} may not create tables in {where}: migrations run as the owner role; "
+            "set MIGRATION_DATABASE_URL to it (the app connects as a role under row-level security)"
+        )
     if not has_vector:
         raise CommandError(
             f"the PostgreSQL server at {where} has no pgvector extension: install pgvector there "
