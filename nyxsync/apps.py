@@ -6,4 +6,4 @@ class NyxsyncConfig(AppConfig):
     verbose_name = "nyxsync"
 
     def ready(self) -> None:
-        from nyxsync import tenancy  # noqa: F401  (sets the tenancy context on new connections)
+        from nyxsync import checks, tenancy  # noqa: F401  (registers checks; sets the context on new connections)

@@ -44,3 +44,24 @@ def quiet_logs(*names: str, enabled: bool = True) -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+def add_as_argument(parser) -> None:
+    parser.add_argument(
+        "--as", dest="as_user", metavar="USERNAME",
+        help="Act as this user: see and do only what they may (selectors and row-level security alike).",
+    )
+
+
+@contextmanager
+def acting_from_options(options: dict) -> Iterator:
+    """The --as user's scope for the command's work (the whole system without --as: operators
+    on the box); yields that user or None."""
+    from nyxsync import tenancy
+
+    if not options.get("as_user"):
+        yield None
+        return
+    user = user_by_username(options["as_user"])
+    with tenancy.acting_as(user):
+        yield user

@@ -5,7 +5,14 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.search import SearchError, search
-from nyxsync.management.lookup import project_by_name, quiet_logs, user_by_username
+from nyxsync.management.lookup import (
+    acting_from_options,
+    add_as_argument,
+    project_by_name,
+    quiet_logs,
+    user_by_username,
+)
+from projects.permissions import can_view
 
 
 class Command(BaseCommand):
@@ -18,13 +25,18 @@ class Command(BaseCommand):
         parser.add_argument("--branch", help="Only this branch (default: every synced branch).")
         parser.add_argument("-k", type=int, default=10, help="How many results (1-100).")
         parser.add_argument("--json", action="store_true")
+        add_as_argument(parser)
 
     def handle(self, *args, **options):
-        with quiet_logs("embeddings", enabled=options["verbosity"] < 2):  # model loading is not news here
-            self._handle(options)
+        # Model loading is not news here.
+        with quiet_logs("embeddings", enabled=options["verbosity"] < 2), acting_from_options(options) as user:
+            self._handle(options, user)
 
-    def _handle(self, options):
-        project = project_by_name(user_by_username(options["owner"]), options["project"])
+    def _handle(self, options, user):
+        owner = user_by_username(options["owner"]) if options["owner"] or not user else user
+        project = project_by_name(owner, options["project"])
+        if user is not None and not can_view(user, project):
+            raise CommandError(f"{owner.get_username()} has no project named {options['project']!r}")
         syncs = project.syncs.all()
         if options["branch"]:
             syncs = syncs.filter(branch=options["branch"])

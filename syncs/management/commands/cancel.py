@@ -4,6 +4,8 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
+from nyxsync.management.lookup import acting_from_options, add_as_argument
+from projects.permissions import can_sync
 from syncs.models import SyncRun
 from syncs.services import sync_run_cancel
 
@@ -13,12 +15,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("run_id")
+        add_as_argument(parser)
 
     def handle(self, *args, **options):
+        with acting_from_options(options) as user:
+            self._handle(options, user)
+
+    def _handle(self, options, user):
         try:
             run = SyncRun.objects.select_related("project_sync__project").get(uuid=uuid.UUID(options["run_id"]))
         except (ValueError, SyncRun.DoesNotExist):
             raise CommandError(f"no sync run with id {options['run_id']!r}") from None
+        if user is not None and not can_sync(user, run.project_sync.project):
+            raise CommandError(f"{user.get_username()} may not cancel runs of project {run.project_sync.project.name!r}")
         if not run.is_active:
             raise CommandError(f"run {run.uuid} already ended: {run.status}")
         run = sync_run_cancel(run)

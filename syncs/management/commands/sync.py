@@ -5,9 +5,10 @@ import threading
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import ProgrammingError, connection
 
-from nyxsync.management.lookup import quiet_logs, user_by_username
+from nyxsync.management.lookup import acting_from_options, add_as_argument, quiet_logs, user_by_username
+from projects.permissions import can_sync
 from projects.services import ProjectError
 from syncs import services
 from syncs.models import SyncRun
@@ -27,24 +28,29 @@ class Command(BaseCommand):
         parser.add_argument("--owner", help="Username of the project's owner (default: the first admin).")
         parser.add_argument("--json", action="store_true", help="Print the summary as one JSON object; no progress bar.")
         parser.add_argument("--inline", action="store_true", help="Run in this process instead of a Celery worker.")
+        add_as_argument(parser)
 
     def handle(self, *args, **options):
         # The progress bar and the summary say it all; -v 2 shows the logs too.
-        with quiet_logs("syncs", "embeddings", "projects", enabled=options["verbosity"] < 2):
-            self._handle(options)
+        with quiet_logs("syncs", "embeddings", "projects", enabled=options["verbosity"] < 2), acting_from_options(options) as user:
+            self._handle(options, user)
 
-    def _handle(self, options):
-        owner = user_by_username(options["owner"])
+    def _handle(self, options, user):
+        owner = user_by_username(options["owner"]) if options["owner"] or not user else user
         try:
             sync = services.project_sync_link(owner=owner, repository=options["repo"], branch=options["branch"], name=options["project"])
         except (InvalidInput, ProjectError) as exc:
             raise CommandError(str(exc)) from exc
+        except ProgrammingError as exc:  # row-level security: --as someone who may not write there
+            raise CommandError(f"{user.get_username()} may not sync {owner.get_username()}'s projects") from exc
+        if user is not None and not can_sync(user, sync.project):
+            raise CommandError(f"{user.get_username()} may not sync project {sync.project.name!r}")
 
         inline = options["inline"] or not _worker_available()
         if inline and not options["inline"] and not options["json"]:
             self.stderr.write("No Celery worker answers: syncing in this process.")
         started = time.monotonic()
-        run, created = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, requested_by=owner, dispatch=not inline)
+        run, created = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, requested_by=user or owner, dispatch=not inline)
         runner = _start_inline(run) if inline and created else None
         run = self._watch(run, quiet=options["json"], runner=runner)
         summary = _summary(run, seconds=time.monotonic() - started)
