@@ -59,6 +59,15 @@ def test_every_command_it_runs_exists(where, command):
         pytest.fail(f"{where}: unknown command {command}")
 
 
+def test_the_app_connects_under_row_level_security_and_migrations_as_the_owner():
+    env = COMPOSE["x-app"]["environment"]
+    assert env["DATABASE_URL"].startswith("postgres://nyxsync_app:")
+    assert env["MIGRATION_DATABASE_URL"].startswith("postgres://nyxsync:")
+    init = (settings.BASE_DIR / "deploy/postgres/01-app-role.sh").read_text()
+    assert "CREATE ROLE nyxsync_app LOGIN NOSUPERUSER NOBYPASSRLS" in init
+    assert "./deploy/postgres:/docker-entrypoint-initdb.d:ro" in SERVICES["db"]["volumes"]
+
+
 def test_the_migrate_service_runs_the_guarded_migrate():
     assert SERVICES["migrate"]["command"][:3] == ["python", "manage.py", "migrate"]
     assert get_commands()["migrate"] == "embeddings"  # our guarded command, not Django's
