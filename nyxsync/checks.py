@@ -12,11 +12,19 @@ PROTECTED_TABLES = [
 
 @register(Tags.database)
 def check_row_level_security(app_configs, databases=None, **kwargs):
+    from django.conf import settings
+
     if not databases or "default" not in databases:
         return []
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         role, superuser, bypass = cursor.fetchone()
+        cursor.execute("SELECT to_regprocedure('nyxsync_visible_projects()') IS NOT NULL")
+        migrated = cursor.fetchone()[0]
+    migration_user = (settings.NYXSYNC_MIGRATION_DATABASE or {}).get("USER")
+    if not migrated or (migration_user and role == migration_user):
+        return []  # before the migrations, or while they run as the owner (which must bypass)
+    with connections["default"].cursor() as cursor:
         cursor.execute(
             "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r' AND relrowsecurity AND relforcerowsecurity",
             [PROTECTED_TABLES],
