@@ -520,7 +520,7 @@ class ProjectMemberListApi(ProjectScopedApi):
         tags=["members"],
     )
     def get(self, request, project_uuid):
-        return paginated_response(self, services.project_members(project=self.project), MemberOutputSerializer)
+        return paginated_response(self, selectors.project_members(project=self.project), MemberOutputSerializer)
 
 
 class ProjectMemberAddApi(ProjectScopedApi):
@@ -543,7 +543,7 @@ class ProjectMemberAddApi(ProjectScopedApi):
         serializer.is_valid(raise_exception=True)
         with member_errors():
             membership = services.project_member_add(project=self.project, actor=request.user, **serializer.validated_data)
-        return Response(MemberOutputSerializer(services.Member.of(membership)).data, status=status.HTTP_201_CREATED)
+        return Response(MemberOutputSerializer(selectors.Member.of(membership)).data, status=status.HTTP_201_CREATED)
 
 
 class ProjectMemberUpdateApi(ProjectScopedApi):
@@ -567,7 +567,7 @@ class ProjectMemberUpdateApi(ProjectScopedApi):
             membership = services.project_member_change_role(
                 project=self.project, actor=request.user, username=username, role=serializer.validated_data["role"]
             )
-        return Response(MemberOutputSerializer(services.Member.of(membership)).data)
+        return Response(MemberOutputSerializer(selectors.Member.of(membership)).data)
 
 
 class ProjectMemberRemoveApi(ProjectScopedApi):

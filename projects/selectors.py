@@ -2,6 +2,7 @@
 project and another user's project look alike (None)."""
 
 import uuid as uuid_module
+from dataclasses import dataclass
 
 from django.db.models import Q
 
@@ -81,3 +82,24 @@ def dangerously_projects_linked_to(*, repository_urls, displays, limit: int = 50
         return Project.objects.none()
     ids = Project.objects.filter(match, deleted_at__isnull=True, webhook_secret__isnull=False).values("pk").distinct()
     return Project.objects.filter(pk__in=ids).order_by("pk")[:limit]
+
+
+@dataclass(frozen=True)
+class Member:
+    """Someone who may see the project: the creator (no membership row) or a member."""
+
+    user: object
+    role: str
+    creator: bool
+    added_at: object  # datetime; the project's creation for its creator
+
+    @classmethod
+    def of(cls, membership: Membership) -> "Member":
+        return cls(user=membership.user, role=membership.role, creator=False, added_at=membership.created_at)
+
+
+def project_members(*, project: Project) -> list[Member]:
+    """The creator first, then the members by username."""
+    memberships = Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    creator = Member(user=project.owner, role=Membership.Role.OWNER, creator=True, added_at=project.created_at)
+    return [creator, *(Member.of(membership) for membership in memberships)]

@@ -141,27 +141,6 @@ class MemberConflict(MemberError):
     code = "conflict"
 
 
-@dataclass(frozen=True)
-class Member:
-    """Someone who may see the project: the creator (no membership row) or a member."""
-
-    user: object
-    role: str
-    creator: bool
-    added_at: object  # datetime; the project's creation for its creator
-
-    @classmethod
-    def of(cls, membership: Membership) -> "Member":
-        return cls(user=membership.user, role=membership.role, creator=False, added_at=membership.created_at)
-
-
-def project_members(*, project: Project) -> list[Member]:
-    """The creator first, then the members by username."""
-    memberships = Membership.objects.filter(project=project).select_related("user").order_by("user__username")
-    creator = Member(user=project.owner, role=Membership.Role.OWNER, creator=True, added_at=project.created_at)
-    return [creator, *(Member.of(membership) for membership in memberships)]
-
-
 def project_member_add(*, project: Project, actor, username: str, role: str) -> Membership:
     _check_manage(actor, project)
     role = _role(role)

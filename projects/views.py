@@ -22,7 +22,7 @@ from projects.branches import BranchesError, repository_branches
 from projects.forms import GithubTokenForm, MemberAddForm, MemberRoleForm, RepositoryLinkForm
 from projects.models import Membership
 from projects.permissions import can_manage, can_sync, can_view
-from projects.selectors import project_get_for_user, projects_for_user, projects_get_for_user
+from projects.selectors import project_get_for_user, project_members, projects_for_user, projects_get_for_user
 from projects.services import ProjectError
 from syncs.events import project_channel, run_event
 from syncs.repository_input import InvalidInput
@@ -135,7 +135,7 @@ def project_detail(request, project):
         "can_sync": can_sync(request.user, project),
         "can_manage": manage,
         # Owners only: who has access, and whether a repository token is set (never its value).
-        "members": services.project_members(project=project) if manage else [],
+        "members": project_members(project=project) if manage else [],
         "roles": Membership.Role.choices,
         "member_form": MemberAddForm(),
         "token_form": GithubTokenForm(),

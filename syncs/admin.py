@@ -18,6 +18,7 @@ from django.utils.text import Truncator
 from django_eventstream import get_current_event_id
 
 from projects.permissions import can_sync, can_view
+from projects.selectors import projects_for_user
 from syncs import services
 from syncs.events import OPERATORS_CHANNEL, run_event
 from syncs.models import ProjectSync, SyncRun
@@ -121,6 +122,12 @@ class ProjectSyncAdmin(admin.ModelAdmin):
     search_fields = ["project__name", "repository_url", "branch"]
     list_select_related = ["project"]
     raw_id_fields = ["project"]
+
+    def get_queryset(self, request):
+        # Staff see the branches of the projects they may see (row-level security holds below).
+        syncs = super().get_queryset(request)
+        return syncs if request.user.is_superuser else syncs.filter(project__in=projects_for_user(request.user))
+
     # What the sync writes is not for hand editing: a wrong live commit or generation would
     # point readers at the wrong snapshot.
     readonly_fields = ["uuid", "live_commit", "live_generation", "embedding_model", "last_synced_at", "created_at", "updated_at"]
@@ -163,6 +170,10 @@ class SyncRunAdmin(admin.ModelAdmin):
     list_select_related = ["project_sync__project"]
     date_hierarchy = "created_at"
     actions = ["cancel", "sync_now", "reembed"]
+
+    def get_queryset(self, request):
+        runs = super().get_queryset(request)
+        return runs if request.user.is_superuser else runs.filter(project_sync__project__in=projects_for_user(request.user))
     fieldsets = [
         (None, {"fields": ["uuid", "project_sync", "trigger", "requested_by", "status", "phase", "embedding_model", "task_id"]}),
         ("Live progress", {"fields": ["live_panel"]}),
