@@ -13,6 +13,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from embeddings.models import EmbeddingModel
+from nyxsync.db import index_build, index_exists
 
 logger = logging.getLogger(__name__)
 
@@ -35,23 +36,18 @@ def vector_index_ensure(model: EmbeddingModel) -> bool:
     Only the owner role may build it: the app's role (row-level security, no DDL) leaves it to the
     next `migrate` or `vector_indexes` run; search scans exactly until then."""
     name = f"embeddings_vector_hnsw_{int(model.pk)}"
-    concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s", [name]
-        )
-        row = cursor.fetchone()
-        if row and row[0]:
+        if index_exists(cursor, name):
             return True
         cursor.execute("SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE relname = 'embeddings_vector'")
         if not cursor.fetchone()[0]:
             logger.warning("embeddings.index.missing", extra={"model": model.name, "index": name, "fix": "manage.py vector_indexes"})
             return False
-        if row:  # an interrupted concurrent build leaves an invalid index behind
-            cursor.execute(f"DROP INDEX {concurrently} {name}")
-        cursor.execute(
-            f"CREATE INDEX {concurrently} IF NOT EXISTS {name} ON embeddings_vector "
-            f"USING hnsw ((embedding::vector({int(model.dimensions)})) vector_cosine_ops) WHERE model_id = {int(model.pk)}"
+        index_build(
+            cursor,
+            name,
+            f"ON embeddings_vector USING hnsw ((embedding::vector({int(model.dimensions)})) vector_cosine_ops) WHERE model_id = {int(model.pk)}",
+            concurrently=not connection.in_atomic_block,
         )
     logger.info("embeddings.index.created", extra={"model": model.name, "index": name})
     return True

@@ -8,23 +8,19 @@ model's dimension), with the cosine opclass that embeddings.search orders by.
 
 from django.db import migrations
 
+from nyxsync.db import index_build, index_drop
+
 def build(apps, schema_editor):
     EmbeddingModel = apps.get_model("embeddings", "EmbeddingModel")
     model = EmbeddingModel.objects.filter(name="all-MiniLM-L6-v2").first()
     if model is None:
         return
-    name = f"embeddings_vector_hnsw_{int(model.pk)}"
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s AND NOT i.indisvalid",
-            [name],
-        )
-        if cursor.fetchone():
-            cursor.execute(f"DROP INDEX CONCURRENTLY {name}")
-        cursor.execute(
-            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON embeddings_vector "
-            f"USING hnsw ((embedding::vector({int(model.dimensions)})) vector_cosine_ops) "
-            f"WHERE model_id = {int(model.pk)}"
+        index_build(
+            cursor,
+            f"embeddings_vector_hnsw_{int(model.pk)}",
+            f"ON embeddings_vector USING hnsw ((embedding::vector({int(model.dimensions)})) vector_cosine_ops) "
+            f"WHERE model_id = {int(model.pk)}",
         )
 
 
@@ -33,7 +29,7 @@ def drop(apps, schema_editor):
     model = EmbeddingModel.objects.filter(name="all-MiniLM-L6-v2").first()
     if model is not None:
         with schema_editor.connection.cursor() as cursor:
-            cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS embeddings_vector_hnsw_{int(model.pk)}")
+            index_drop(cursor, f"embeddings_vector_hnsw_{int(model.pk)}")
 
 
 class Migration(migrations.Migration):

@@ -7,24 +7,20 @@ transaction; an invalid index left by a killed build is dropped first."""
 
 from django.db import migrations
 
+from nyxsync.db import index_build, index_drop
+
 INDEX = "embeddings_chunk_text_search"
 EXPRESSION = "to_tsvector('simple'::regconfig, regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))"
 
 
 def build(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s AND NOT i.indisvalid",
-            [INDEX],
-        )
-        if cursor.fetchone():
-            cursor.execute(f"DROP INDEX CONCURRENTLY {INDEX}")
-        cursor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON embeddings_chunk USING gin (({EXPRESSION}))")
+        index_build(cursor, INDEX, f"ON embeddings_chunk USING gin (({EXPRESSION}))")
 
 
 def drop(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}")
+        index_drop(cursor, INDEX)
 
 
 class Migration(migrations.Migration):

@@ -2,15 +2,13 @@
 rewrite embedding data (embeddings.guard), and verifies afterwards that every vector that
 existed before is still there, unchanged (embeddings.integrity)."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrate
 from django.db import DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from embeddings import guard, integrity
+from nyxsync.db import as_migration_role, grant_to_app_role
 
 
 class Command(DjangoMigrate):
@@ -35,9 +33,9 @@ class Command(DjangoMigrate):
 
     def handle(self, *args, **options):
         connection = connections[options["database"]]
-        with _as_migration_role(connection):
+        with as_migration_role(connection):
             self._migrate(connection, *args, **options)
-            _grant_to_app_role(connection)
+            grant_to_app_role(connection)
             if not (options["plan"] or options["check_unapplied"]):
                 _build_vector_indexes(connection)
 
@@ -89,44 +87,6 @@ class Command(DjangoMigrate):
             if hazards:
                 more = f" (and {len(hazards) - 1} more)" if len(hazards) > 1 else ""
                 raise CommandError(hazards[0].message() + more)
-
-
-@contextmanager
-def _as_migration_role(connection) -> Iterator[None]:
-    """Migrations run as the owner role (it bypasses row-level security); the app's role only
-    gets to read and write rows. The database stays the one configured (a test database too)."""
-    from django.conf import settings
-
-    target = settings.NYXSYNC_MIGRATION_DATABASE
-    if not target or connection.alias != "default":
-        yield
-        return
-    saved = dict(connection.settings_dict)
-    connection.close()
-    connection.settings_dict.update({key: target[key] for key in ("USER", "PASSWORD", "HOST", "PORT") if target.get(key)})
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
-
-
-def _grant_to_app_role(connection) -> None:
-    """What the app's role may do: rows only (no DDL, no TRUNCATE), on every table migrations made."""
-    from django.conf import settings
-
-    app = settings.NYXSYNC_APP_DB_USER
-    if not app or app == connection.settings_dict.get("USER"):
-        return
-    role = connection.ops.quote_name(app)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app])
-        if cursor.fetchone() is None:
-            raise CommandError(f"the app's database role {app!r} does not exist: create it (LOGIN, NOBYPASSRLS) and migrate again")
-        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
-        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
-        cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")
 
 
 def _build_vector_indexes(connection) -> None:

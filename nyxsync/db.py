@@ -1,0 +1,67 @@
+"""Database helpers: index builds shared by migrations and run-time code (migrations import
+them, so their behaviour must stay compatible with every migration that calls them), and the
+switch to the owner role that migrations and index builds run as."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def index_exists(cursor, name: str) -> bool | None:
+    """True for a valid index, False for an invalid one (a killed concurrent build), None if absent."""
+    cursor.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s", [name])
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def index_build(cursor, name: str, definition: str, *, concurrently: bool = True) -> None:
+    """CREATE INDEX name `definition` ("ON table USING ..."), CONCURRENTLY unless told otherwise
+    (inside a transaction it cannot be). An invalid index left by a killed concurrent build is
+    dropped first: IF NOT EXISTS would keep it, and it serves no query."""
+    how = "CONCURRENTLY" if concurrently else ""
+    if index_exists(cursor, name) is False:
+        cursor.execute(f"DROP INDEX {how} {name}")
+    cursor.execute(f"CREATE INDEX {how} IF NOT EXISTS {name} {definition}")
+
+
+def index_drop(cursor, name: str, *, concurrently: bool = True) -> None:
+    cursor.execute(f"DROP INDEX {'CONCURRENTLY' if concurrently else ''} IF EXISTS {name}")
+
+
+@contextmanager
+def as_migration_role(connection) -> Iterator[None]:
+    """Migrations run as the owner role (it bypasses row-level security); the app's role only
+    gets to read and write rows. The database stays the one configured (a test database too)."""
+    from django.conf import settings
+
+    target = settings.NYXSYNC_MIGRATION_DATABASE
+    if not target or connection.alias != "default":
+        yield
+        return
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update({key: target[key] for key in ("USER", "PASSWORD", "HOST", "PORT") if target.get(key)})
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+def grant_to_app_role(connection) -> None:
+    """What the app's role may do: rows only (no DDL, no TRUNCATE), on every table migrations made."""
+    from django.conf import settings
+
+    app = settings.NYXSYNC_APP_DB_USER
+    if not app or app == connection.settings_dict.get("USER"):
+        return
+    role = connection.ops.quote_name(app)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app])
+        if cursor.fetchone() is None:
+            raise ImproperlyConfigured(f"the app's database role {app!r} does not exist: create it (LOGIN, NOBYPASSRLS) and migrate again")
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")
