@@ -49,6 +49,7 @@ v1 = [
         name="sync",
     ),
     path(f"{P}/syncs/<str:sync_uuid>/runs/", syncs_apis.SyncRunCreateApi.as_view(), name="sync-runs"),
+    path(f"{P}/syncs/<str:sync_uuid>/reembed/", syncs_apis.SyncReembedApi.as_view(), name="sync-reembed"),
     path(f"{P}/runs/", syncs_apis.SyncRunListApi.as_view(), name="runs"),
     path(f"{P}/runs/<str:run_uuid>/", syncs_apis.SyncRunDetailApi.as_view(), name="run"),
     path(f"{P}/runs/<str:run_uuid>/cancel/", syncs_apis.SyncRunCancelApi.as_view(), name="run-cancel"),

@@ -160,7 +160,7 @@ class ProjectAdmin(admin.ModelAdmin):
         syncs = ProjectSync.objects.filter(project__in=queryset).select_related("project")
         enqueue_syncs(self, request, syncs, trigger=SyncRun.Trigger.ADMIN)
 
-    @admin.action(description="Re-embed (every branch)", permissions=["change"])
+    @admin.action(description="Re-embed every branch with the default model", permissions=["change"])
     def reembed(self, request, queryset):
         syncs = ProjectSync.objects.filter(project__in=queryset).select_related("project")
         enqueue_syncs(self, request, syncs, trigger=SyncRun.Trigger.REEMBED)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid as uuid_module
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.http import HttpResponseForbidden, JsonResponse
@@ -43,7 +44,12 @@ def enqueue_syncs(modeladmin, request, project_syncs, *, trigger: str) -> None:
             refused.append(sync)
             continue
         try:
-            _, created = services.sync_run_enqueue(project_sync=sync, trigger=trigger, requested_by=request.user)
+            if trigger == SyncRun.Trigger.REEMBED:  # to the configured default model
+                _, created = services.project_sync_reembed(
+                    project_sync=sync, model_name=settings.NYXSYNC_EMBEDDING_MODEL, requested_by=request.user
+                )
+            else:
+                _, created = services.sync_run_enqueue(project_sync=sync, trigger=trigger, requested_by=request.user)
         except Exception as exc:  # the broker or the database refused: say so, go on with the others
             logger.error("admin.sync.enqueue_failed", extra={"project_sync_id": sync.pk}, exc_info=True)
             modeladmin.message_user(request, f"{sync}: could not queue a sync ({type(exc).__name__}: {exc})", messages.ERROR)
@@ -141,7 +147,7 @@ class ProjectSyncAdmin(admin.ModelAdmin):
     def sync_now(self, request, queryset):
         enqueue_syncs(self, request, queryset.select_related("project"), trigger=SyncRun.Trigger.ADMIN)
 
-    @admin.action(description="Re-embed", permissions=["change"])
+    @admin.action(description="Re-embed with the default model", permissions=["change"])
     def reembed(self, request, queryset):
         enqueue_syncs(self, request, queryset.select_related("project"), trigger=SyncRun.Trigger.REEMBED)
 
@@ -297,7 +303,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         syncs = ProjectSync.objects.filter(runs__in=queryset).distinct().select_related("project")
         enqueue_syncs(self, request, syncs, trigger=SyncRun.Trigger.ADMIN)
 
-    @admin.action(description="Re-embed (the runs' branches)", permissions=["change"])
+    @admin.action(description="Re-embed the runs' branches with the default model", permissions=["change"])
     def reembed(self, request, queryset):
         syncs = ProjectSync.objects.filter(runs__in=queryset).distinct().select_related("project")
         enqueue_syncs(self, request, syncs, trigger=SyncRun.Trigger.REEMBED)

@@ -211,6 +211,38 @@ class SyncRunCreateApi(ProjectSyncScopedApi):
         return Response(self.OutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
+class SyncReembedApi(ProjectSyncScopedApi):
+    """Move the branch to another embedding model without downtime: a run builds the new model's
+    vectors beside the old ones, search keeps the old model until one swap makes the new one
+    live. Cancel or failure leaves the old model live."""
+
+    project_permission = "sync"
+    throttle_classes = (SyncTriggerThrottle,)
+
+    class InputSerializer(StrictSerializer):
+        model = serializers.CharField(max_length=200, help_text="e.g. all-MiniLM-L6-v2, hashing-256, openai:text-embedding-3-small")
+
+    @extend_schema(
+        parameters=[PROJECT_UUID, SYNC_UUID, RETRY_AFTER],
+        request=InputSerializer,
+        responses={202: SyncRunCreateApi.OutputSerializer, **error_responses(400, 401, 403, 404, 429)},
+        tags=["runs"],
+    )
+    def post(self, request, project_uuid, sync_uuid):
+        from embeddings.backends import EmbeddingError
+
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            run, created = services.project_sync_reembed(
+                project_sync=self.project_sync, model_name=serializer.validated_data["model"], requested_by=request.user
+            )
+        except EmbeddingError as exc:
+            raise ApiError(str(exc), code="unknown_model") from exc
+        run.coalesced = not created
+        return Response(SyncRunCreateApi.OutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
 class SyncRunListApi(ProjectScopedApi):
     """Runs of the project's branches, newest first."""
 
