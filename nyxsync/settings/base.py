@@ -165,6 +165,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="") or embedded.redis_url()
 REDIS = _redis_settings(REDIS_URL)
 EVENTSTREAM_REDIS = REDIS
+# Shared by every web process: API throttles count per user across all of them.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "nyxsync"}}
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
 # Who may read which live-progress channel (project-<uuid>, operators).
 EVENTSTREAM_CHANNELMANAGER_CLASS = "nyxsync.channels.ChannelManager"

@@ -21,6 +21,8 @@ if not env.str("REDIS_URL", default=""):
     REDIS = {**REDIS, "db": _REDIS_DB}
     EVENTSTREAM_REDIS = REDIS
     CELERY_BROKER_URL = CELERY_RESULT_BACKEND = _celery_url(REDIS)
+# A key space per run: throttle counts of an earlier run (same user ids) must not carry over.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": f"test-{TEST_RUN_ID}"}}
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
