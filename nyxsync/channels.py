@@ -13,7 +13,10 @@ class ChannelManager(DefaultChannelManager):
         if channel == OPERATORS_CHANNEL:
             return user.is_staff
         if channel.startswith("project-"):
+            from nyxsync import tenancy
             from projects.selectors import project_get_for_user
 
-            return project_get_for_user(user, uuid=channel.removeprefix("project-")) is not None
+            # The stream asks from threads of its own, outside the request's scope: say for whom.
+            with tenancy.acting_as(user):
+                return project_get_for_user(user, uuid=channel.removeprefix("project-")) is not None
         return False

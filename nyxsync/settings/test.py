@@ -37,4 +37,6 @@ NYXSYNC_WARM_MODEL_ON_START = False  # test workers load a model only when a tes
 if not env.str("DATABASE_URL", default=""):
     DATABASES["default"]["USER"] = embedded.OWNER_ROLE
     NYXSYNC_APP_DB_USER = embedded.APP_ROLE
-NYXSYNC_TENANCY_DEFAULT = "system"
+# Servers and workers the tests start run with "nobody", as in production (tests/workers.py,
+# tests/browser/conftest.py pass it in their environment).
+NYXSYNC_TENANCY_DEFAULT = env.str("NYXSYNC_TENANCY_DEFAULT", default="system")
