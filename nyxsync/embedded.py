@@ -183,7 +183,12 @@ def database_url(*, host: str, name: str, user: str = "postgres", password: str 
 def _stop_postgres() -> None:
     if _running_postgres_socket_dir() is None:
         return
-    _pgserver()._commands.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=_pgdata(), user="pgserver" if os.geteuid() == 0 else None)
+    pgserver = _pgserver()
+    if os.geteuid() == 0:
+        # The server runs as pgserver's user, which must still reach the data folder: something
+        # may have closed a folder above it since it started (pytest makes its tmp root 0700).
+        pgserver.utils.ensure_prefix_permissions(_pgdata())
+    pgserver._commands.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=_pgdata(), user="pgserver" if os.geteuid() == 0 else None)
 
 
 # --- Redis ------------------------------------------------------------------------------------
