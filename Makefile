@@ -33,7 +33,7 @@ browser:
 # The deployment check runs with production settings and throwaway secrets (it connects to nothing).
 lint: install
 	$(VENV)/bin/ruff check .
-	$(PY) manage.py check
+	$(PY) manage.py check --database default
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=nyxsync.settings.production \
 	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \

@@ -10,8 +10,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from embeddings.search import MAX_K, MAX_QUERY_CHARS, search
+from nyxsync.api import (
+    RETRY_AFTER,
+    BaseApi,
+    SearchThrottle,
+    StrictSerializer,
+)
 from nyxsync.api_errors import ApiError, error_responses
-from projects.apis import RETRY_AFTER, BaseApi, SearchThrottle, StrictSerializer
 from projects.selectors import project_get_for_user, projects_for_user
 from syncs.models import ProjectSync
 

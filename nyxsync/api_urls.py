@@ -9,8 +9,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from embeddings import apis as embeddings_apis
+from nyxsync.api import methods
 from projects import apis as projects_apis
-from projects.apis import methods
 from syncs import apis as syncs_apis
 
 app_name = "api"

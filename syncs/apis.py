@@ -8,8 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from nyxsync.api_errors import ApiError, error_responses
-from projects.apis import (
+from nyxsync.api import (
     PROJECT_UUID,
     RETRY_AFTER,
     Pagination,
@@ -20,6 +19,7 @@ from projects.apis import (
     paginated_response,
     query_filters,
 )
+from nyxsync.api_errors import ApiError, error_responses
 from syncs import selectors, services
 from syncs.models import ProjectSync, SyncRun
 

@@ -253,8 +253,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Lists each operation of a URL with its own view (projects.apis.methods).
-    "DEFAULT_GENERATOR_CLASS": "projects.apis.ApiSchemaGenerator",
+    # Lists each operation of a URL with its own view (nyxsync.api.methods).
+    "DEFAULT_GENERATOR_CLASS": "nyxsync.api.ApiSchemaGenerator",
 }
 
 # --- GitHub -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from projects.apis import ApiSchemaGenerator
+from nyxsync.api import ApiSchemaGenerator
 from projects.models import Project
 from projects.services import project_webhook_secret_rotate
 from syncs.models import ProjectSync, SyncRun
