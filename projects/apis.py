@@ -1,4 +1,5 @@
-"""REST API (v1): the shared base of every API view, then projects, tokens and the GitHub webhook.
+"""REST API (v1): projects, tokens, members and the GitHub webhook (the shared base of every API
+view is nyxsync.api).
 
 One view per operation, `<Entity><Action>Api`, each with nested InputSerializer/OutputSerializer:
 validate, call one service, serialize. Views under /projects/<project_uuid>/ derive from
