@@ -58,3 +58,24 @@ def owner_sql(django_db_blocker):
             return cursor.fetchall() if cursor.description else []
 
     return run
+
+
+@pytest.fixture
+def nyxsync_home(tmp_path):
+    """A fresh NYXSYNC_HOME for commands run in subprocesses. Whatever embedded servers they
+    started there (detached, by design) are stopped afterwards."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    home = tmp_path / "home"
+    home.mkdir()
+    yield home
+    subprocess.run(
+        [sys.executable, "-m", "nyxsync.embedded", "stop"],
+        cwd=settings.BASE_DIR,
+        env={**__import__("os").environ, "NYXSYNC_HOME": str(home)},
+        capture_output=True,
+        timeout=60,
+    )

@@ -10,28 +10,28 @@ import pytest
 from tests.commands import error_lines, manage
 
 
-def test_an_unreachable_database_url_is_one_line(tmp_path):
-    result = manage("migrate", env={"DATABASE_URL": "postgres://nobody:secret@127.0.0.1:1/nyxsync", "NYXSYNC_HOME": str(tmp_path)})
+def test_an_unreachable_database_url_is_one_line(nyxsync_home):
+    result = manage("migrate", env={"DATABASE_URL": "postgres://nobody:secret@127.0.0.1:1/nyxsync", "NYXSYNC_HOME": str(nyxsync_home)})
     assert result.returncode == 1
     [line] = error_lines(result)
     assert line.startswith("CommandError: cannot reach the database at 127.0.0.1/nyxsync:")
     assert "secret" not in line
 
 
-def test_a_database_url_that_is_not_postgres_is_one_line(tmp_path):
-    result = manage("check", env={"DATABASE_URL": "mysql://root@localhost/nyxsync", "NYXSYNC_HOME": str(tmp_path)})
+def test_a_database_url_that_is_not_postgres_is_one_line(nyxsync_home):
+    result = manage("check", env={"DATABASE_URL": "mysql://root@localhost/nyxsync", "NYXSYNC_HOME": str(nyxsync_home)})
     assert result.returncode == 1
     assert error_lines(result) == [
         "nyxsync: ImproperlyConfigured: DATABASE_URL: nyxsync needs PostgreSQL with pgvector (postgres://...)"
     ]
 
 
-def test_an_occupied_port_is_one_line(tmp_path):
+def test_an_occupied_port_is_one_line(nyxsync_home):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = manage("run", "--port", str(port), env={"NYXSYNC_HOME": str(tmp_path)})
+        result = manage("run", "--port", str(port), env={"NYXSYNC_HOME": str(nyxsync_home)})
     assert result.returncode == 1
     [line] = error_lines(result)
     assert line.startswith(f"CommandError: cannot listen on 127.0.0.1:{port} (Address already in use)")
@@ -71,8 +71,8 @@ def postgres_without_pgvector(tmp_path):
     subprocess.run([*as_postgres, bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"], capture_output=True)
 
 
-def test_a_server_without_pgvector_is_one_line(tmp_path, postgres_without_pgvector):
-    result = manage("migrate", env={"DATABASE_URL": postgres_without_pgvector, "NYXSYNC_HOME": str(tmp_path)})
+def test_a_server_without_pgvector_is_one_line(nyxsync_home, postgres_without_pgvector):
+    result = manage("migrate", env={"DATABASE_URL": postgres_without_pgvector, "NYXSYNC_HOME": str(nyxsync_home)})
     assert result.returncode == 1
     [line] = error_lines(result)
     assert "has no pgvector extension: install pgvector there" in line

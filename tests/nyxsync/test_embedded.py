@@ -40,8 +40,8 @@ def run(home, action):
     return result.stdout.strip().split(maxsplit=3)
 
 
-def test_it_starts_services_in_a_fresh_home_and_keeps_their_data_across_restarts(tmp_path):
-    home = tmp_path / "home"
+def test_it_starts_services_in_a_fresh_home_and_keeps_their_data_across_restarts(nyxsync_home):
+    home = nyxsync_home
     assert run(home, "keep") == ["1", "1", "True", "['postgres', 'redis']"]
     # Running: the next process connects and starts nothing.
     assert run(home, "stop") == ["2", "2", "True", "[]"]

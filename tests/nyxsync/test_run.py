@@ -58,8 +58,8 @@ class RunningNyxsync:
         return children
 
 
-def test_it_serves_admin_and_healthz_then_stops_everything_on_ctrl_c(tmp_path):
-    home = tmp_path / "home"
+def test_it_serves_admin_and_healthz_then_stops_everything_on_ctrl_c(tmp_path, nyxsync_home):
+    home = nyxsync_home
     first = RunningNyxsync(home, tmp_path / "first.log")
     health = first.wait_healthy()
     assert health["worker"]["ok"] and health["redis"]["ok"] and health["database"]["ok"]
