@@ -79,12 +79,9 @@ def backfill(*, project_id: int | None = None, dry_run: bool = False, on_progres
 
 @contextmanager
 def _single_backfill() -> Iterator[None]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
-        if not cursor.fetchone()[0]:
+    from syncs.locks import advisory_lock
+
+    with advisory_lock(_LOCK_KEY) as acquired:
+        if not acquired:
             raise BackfillBusy("another backfill is running on this database")
-    try:
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])

@@ -16,17 +16,22 @@ def _key(project_sync_id: int) -> int:
 
 
 @contextmanager
-def project_sync_lock(project_sync_id: int) -> Iterator[bool]:
-    """Try to take the branch's lock; yields whether it was taken, releases it after."""
+def advisory_lock(key: int) -> Iterator[bool]:
+    """Try to take a session advisory lock; yields whether it was taken, releases it after."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_key(project_sync_id)])
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
         acquired = cursor.fetchone()[0]
     try:
         yield acquired
     finally:
         if acquired:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [_key(project_sync_id)])
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def project_sync_lock(project_sync_id: int):
+    """The branch's lock (see advisory_lock)."""
+    return advisory_lock(_key(project_sync_id))
 
 
 def project_sync_lock_is_held(project_sync_id: int) -> bool:
