@@ -1,6 +1,22 @@
+"""The ASGI application: Django for every path, except the MCP endpoint for coding agents at
+/mcp/ (agents.http), which also takes the server's lifespan (its task group starts and stops
+with the server)."""
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nyxsync.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from agents.http import PATHS as MCP_PATHS  # noqa: E402 (needs Django set up)
+from agents.http import McpApplication  # noqa: E402
+
+mcp_application = McpApplication()
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "lifespan" or (scope["type"] == "http" and scope["path"] in MCP_PATHS):
+        await mcp_application(scope, receive, send)
+    else:
+        await django_application(scope, receive, send)

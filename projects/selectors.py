@@ -34,6 +34,23 @@ def project_get_for_user(user, *, uuid=None, name: str | None = None, owner=None
     return projects.first()
 
 
+def projects_named_for_user(user, ref: str) -> list[Project]:
+    """The projects `user` may see that `ref` names: a uuid, a project name (every visible
+    project of that name: more than one when two owners chose the same name) or, failing that,
+    `owner/name`. For doors where people and agents type names (MCP tools)."""
+    ref = (ref or "").strip()
+    projects = projects_for_user(user).select_related("owner").order_by("owner__username", "pk")
+    try:
+        return list(projects.filter(uuid=uuid_module.UUID(ref)))
+    except ValueError:
+        pass
+    named = list(projects.filter(name=ref))
+    if named or "/" not in ref:
+        return named
+    owner, name = ref.split("/", 1)  # usernames hold no "/"; project names may
+    return list(projects.filter(owner__username=owner, name=name))
+
+
 def projects_get_for_user(user, *, uuids) -> list[Project]:
     """The projects among `uuids` that `user` may see; invalid, missing and foreign ids are left out."""
     valid = []

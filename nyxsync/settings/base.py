@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "embeddings",
     "projects",
     "syncs",
+    "agents",
     "nyxsync",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -256,6 +257,10 @@ SPECTACULAR_SETTINGS = {
     # Lists each operation of a URL with its own view (nyxsync.api.methods).
     "DEFAULT_GENERATOR_CLASS": "nyxsync.api.ApiSchemaGenerator",
 }
+
+# --- MCP server for coding agents (agents/: /mcp/ and `manage.py mcp`) -------------------------
+# How long the `sync` tool follows the run it started (with progress) before it returns.
+NYXSYNC_MCP_SYNC_WAIT_SECONDS = env.int("NYXSYNC_MCP_SYNC_WAIT_SECONDS", default=120)
 
 # --- GitHub -----------------------------------------------------------------------------------
 GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")

@@ -47,10 +47,7 @@ class Command(BaseCommand):
     def _start(self, host: str, port: int, concurrency: int) -> dict[str, subprocess.Popen]:
         python = sys.executable
         commands = {
-            "web": [
-                python, "-m", "uvicorn", "nyxsync.asgi:application", "--host", host, "--port", str(port),
-                "--timeout-graceful-shutdown", "2", "--no-access-log", "--lifespan", "off",
-            ],
+            "web": web_command(host, port),
             "worker": [
                 python, "-m", "celery", "-A", "nyxsync", "worker", "--loglevel", "INFO",
                 "--concurrency", str(concurrency), "--hostname", f"worker-{port}@%h",
@@ -66,6 +63,15 @@ class Command(BaseCommand):
             name: subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, start_new_session=True)
             for name, command in commands.items()
         }
+
+
+def web_command(host: str, port: int) -> list[str]:
+    """The ASGI web server. Lifespan on: the MCP endpoint (agents.http) runs its task group in it.
+    Without the graceful-shutdown timeout uvicorn would wait forever for open SSE streams."""
+    return [
+        sys.executable, "-m", "uvicorn", "nyxsync.asgi:application", "--host", host, "--port", str(port),
+        "--timeout-graceful-shutdown", "2", "--no-access-log", "--lifespan", "on",
+    ]  # fmt: skip
 
 
 def _require_free_port(host: str, port: int) -> None:
