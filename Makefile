@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 # Re-install only when the requirements change.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 
-.PHONY: run test install browser lint check bench services-status services-stop clean
+.PHONY: run test install test-packages lint check bench services-status services-stop clean
 
-# A local run is a development run: DEBUG on unless set (it allows http cookies and git:// on 127.0.0.1).
+# A checkout on its embedded services is a development install: `make run` and every
+# `manage.py` command beside it share the same settings (nyxsync/settings/base.py).
 run: install
-	DEBUG=$${DEBUG:-true} $(PY) manage.py run
+	$(PY) manage.py run
 
-test: install browser
+test: install test-packages
 	$(PY) -m pytest
 
 install: $(STAMP)
@@ -24,11 +25,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# Debian's chromium for the browser tests (Playwright drives it; no browser download).
-browser:
-	@command -v chromium >/dev/null || { echo "Installing Debian's chromium..."; \
-		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
-		(sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null); }
+# Debian packages the tests need: chromium for the browser tests (Playwright drives it; no browser
+# download) and binutils, whose objdump reads the embedded PostgreSQL's machine code.
+test-packages:
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v objdump >/dev/null || missing="$$missing binutils"; \
+	if [ -n "$$missing" ]; then echo "Installing Debian's$$missing..."; \
+		(apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq $$missing >/dev/null); fi
 
 # The deployment check runs with production settings and throwaway secrets (it connects to nothing).
 lint: install

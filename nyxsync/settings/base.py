@@ -1,5 +1,6 @@
 """Base settings. Every value comes from the environment; the defaults let a fresh checkout run
-on its embedded services and are safe for production (DEBUG off, secure cookies when not DEBUG).
+on its embedded services (as a development install) and are strict for a deployment, which names
+its database (DEBUG off, secure cookies, no plain-text git hosts).
 """
 
 import os
@@ -80,7 +81,12 @@ def _celery_url(redis: dict) -> str:
     return REDIS_URL
 
 
-DEBUG = env.bool("DEBUG", default=False)
+# A checkout on its embedded services (no DATABASE_URL) is a development install: `make run`, every
+# `manage.py` command beside it and the benches share one set of defaults there (DEBUG on, so git://
+# and plain http:// on 127.0.0.1, and cookies over http). A deployment names its database and keeps
+# the strict defaults; production.py holds them whatever the environment says.
+EMBEDDED_SERVICES = not env.str("DATABASE_URL", default="")
+DEBUG = env.bool("DEBUG", default=EMBEDDED_SERVICES)
 SECRET_KEY = _secret("SECRET_KEY", default="") or _dev_secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -142,7 +148,7 @@ TEMPLATES = [
 # The app's role is subject to row-level security (nyxsync.tenancy); migrations run as the
 # owner role, which bypasses it: MIGRATION_DATABASE_URL (credentials, host and port of it are
 # used), or the embedded server's owner role.
-if env.str("DATABASE_URL", default=""):
+if not EMBEDDED_SERVICES:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     if not DATABASES["default"].get("ENGINE", "").endswith("postgresql"):
         raise ImproperlyConfigured("DATABASE_URL: nyxsync needs PostgreSQL with pgvector (postgres://...)")

@@ -18,6 +18,8 @@ for _name in ("SECRET_KEY", "NYXSYNC_ENCRYPTION_KEYS"):
         raise ImproperlyConfigured(f"{_name} (or {_name}_FILE) must be set in production")
 
 DEBUG = False
+# Whatever the base derived from a development install: no plain-text git hosts unless named.
+NYXSYNC_INSECURE_GIT_HOSTS = env.list("NYXSYNC_INSECURE_GIT_HOSTS", default=[])
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

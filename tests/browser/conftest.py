@@ -111,7 +111,7 @@ def web(django_db_setup, django_db_blocker, tmp_path_factory):
 @pytest.fixture(scope="package")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is missing: `make test-packages` installs Debian's chromium")
     from playwright.sync_api import expect, sync_playwright
 
     # A sync takes a second or two, more on a busy machine: wait for it longer than 5 s.

