@@ -73,7 +73,22 @@ def owner_sql(django_db_blocker):
 
 
 @pytest.fixture
-def nyxsync_home(tmp_path):
+def server_tmp():
+    """A temporary folder that an embedded server's own system user can reach for the whole test.
+    Not under pytest's tmp_path: every pytest session on the machine makes its root 0700 again
+    when it starts, which would shut that user out mid-test."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="nyxsync-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def nyxsync_home(server_tmp):
     """A fresh NYXSYNC_HOME for commands run in subprocesses. Whatever embedded servers they
     started there (detached, by design) are stopped afterwards."""
     import subprocess
@@ -81,7 +96,7 @@ def nyxsync_home(tmp_path):
 
     from django.conf import settings
 
-    home = tmp_path / "home"
+    home = server_tmp / "home"
     home.mkdir()
     yield home
     subprocess.run(

