@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from embeddings.backends import get_backend
 from embeddings.models import EmbeddingModel
 from embeddings.snapshot import LIVE_FILE_SQL
+from nyxsync.errors import DomainError
 
 MAX_K = 100
 MAX_QUERY_CHARS = 2000
@@ -55,7 +56,7 @@ class SearchHit:
     fused: float = 0.0  # reciprocal-rank-fusion score, what results are ordered by
 
 
-class SearchError(ValueError):
+class SearchError(DomainError, ValueError):
     pass
 
 

@@ -22,7 +22,7 @@ from embeddings.search import SearchError, search
 from projects.forms import SearchForm
 from projects.permissions import can_view
 from projects.selectors import project_get_for_user
-from syncs.repository_input import InvalidInput, normalize_repository
+from repositories.input import InvalidInput, normalize_repository
 from syncs.selectors import project_syncs_of
 
 RESULTS = 10

@@ -2,7 +2,8 @@
 
 Every error body is `{"code": "<stable code>", "message": "<first problem, one sentence>",
 "fields": {"<field>": ["<problem>", ...]}}` (`fields` is empty unless input was invalid). Views
-raise DRF exceptions or domain errors; the handler maps both, so no view builds an error body.
+raise DRF exceptions or domain errors (nyxsync.errors.DomainError, each with its code and HTTP
+status); the handler maps both, so no view builds an error body or knows an app's errors.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from nyxsync.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +33,9 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-def _domain_errors() -> tuple[type[Exception], ...]:
-    # Errors whose message is written for the person who sent the input (see each class).
-    from embeddings.search import SearchError
-    from projects.branches import BranchesError
-    from projects.services import ProjectError
-    from syncs.repository_input import InvalidInput
-
-    return (InvalidInput, ProjectError, SearchError, BranchesError)
-
-
 def api_exception_handler(exc, context):
-    if isinstance(exc, _domain_errors()):
-        exc = ApiError(str(exc), code=getattr(exc, "code", "invalid"))
+    if isinstance(exc, DomainError):  # every app's refusals (nyxsync.errors), with their code and status
+        exc = ApiError(str(exc), code=exc.code, status_code=exc.http_status)
     response = drf_exception_handler(exc, context)  # also maps Http404 and PermissionDenied
     if response is None:
         return None  # not an API error: Django's 500 handling (and logging) takes over

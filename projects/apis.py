@@ -11,7 +11,6 @@ and checks projects.permissions before the handler runs: a project the caller ma
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 
 from django.urls import NoReverseMatch, reverse
 from drf_spectacular.types import OpenApiTypes
@@ -290,18 +289,6 @@ class MemberOutputSerializer(serializers.Serializer):
         ref_name = "ProjectMember"
 
 
-@contextmanager
-def member_errors():
-    """Member changes' domain errors as API answers: a missing member 404, a conflict 409
-    (other MemberErrors are 400, by the one handler)."""
-    try:
-        yield
-    except services.MemberNotFound as exc:
-        raise exceptions.NotFound(str(exc)) from None
-    except services.MemberConflict as exc:
-        raise ApiError(str(exc), code="conflict", status_code=status.HTTP_409_CONFLICT) from None
-
-
 class ProjectMemberListApi(ProjectScopedApi):
     """Who may see the project and their role: its creator first, then its members. Viewers
     search and watch; maintainers also sync and change branches; owners also manage members,
@@ -336,8 +323,7 @@ class ProjectMemberAddApi(ProjectScopedApi):
     def post(self, request, project_uuid):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with member_errors():
-            membership = services.project_member_add(project=self.project, actor=request.user, **serializer.validated_data)
+        membership = services.project_member_add(project=self.project, actor=request.user, **serializer.validated_data)
         return Response(MemberOutputSerializer(selectors.Member.of(membership)).data, status=status.HTTP_201_CREATED)
 
 
@@ -358,10 +344,9 @@ class ProjectMemberUpdateApi(ProjectScopedApi):
     def patch(self, request, project_uuid, username):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with member_errors():
-            membership = services.project_member_change_role(
-                project=self.project, actor=request.user, username=username, role=serializer.validated_data["role"]
-            )
+        membership = services.project_member_change_role(
+            project=self.project, actor=request.user, username=username, role=serializer.validated_data["role"]
+        )
         return Response(MemberOutputSerializer(selectors.Member.of(membership)).data)
 
 
@@ -374,8 +359,7 @@ class ProjectMemberRemoveApi(ProjectScopedApi):
         parameters=[PROJECT_UUID, USERNAME], responses={204: None, **error_responses(401, 403, 404, 409)}, tags=["members"]
     )
     def delete(self, request, project_uuid, username):
-        with member_errors():
-            services.project_member_remove(project=self.project, actor=request.user, username=username)
+        services.project_member_remove(project=self.project, actor=request.user, username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -401,7 +385,7 @@ class ProjectBranchesApi(ProjectScopedApi):
         tags=["projects"],
     )
     def get(self, request, project_uuid):
-        from projects.branches import repository_branches
+        from repositories.branches import repository_branches
 
         # The project's own token, if it has one (else the GitHub API gets the deployment's).
         listed = repository_branches(self.project.repository, token=self.project.github_token or None)
@@ -456,17 +440,14 @@ class DeletedProjectPurgeApi(BaseApi):
         parameters=[PROJECT_UUID], responses={204: None, **error_responses(401, 403, 404, 409)}, tags=["projects"]
     )
     def delete(self, request, project_uuid):
-        from syncs.services import SyncConflict, project_purge
+        from syncs.services import project_purge
 
         project = selectors.deleted_project_get_for_user(request.user, uuid=project_uuid)
         if project is None:
             raise exceptions.NotFound("no such deleted project")
         if not permissions.can_manage(request.user, project):
             raise exceptions.PermissionDenied("you may not manage this project")
-        try:
-            project_purge(project=project)
-        except SyncConflict as exc:
-            raise ApiError(str(exc), code="conflict", status_code=status.HTTP_409_CONFLICT) from None
+        project_purge(project=project)  # SyncConflict: 409, by the one handler
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,14 +1,14 @@
 """Forms of the project pages. Everything typed in them is hostile input: repository addresses and
-branch names are checked by syncs.repository_input, and the repository must answer with its
-branches (projects.branches) before anything is created."""
+branch names are checked by repositories.input, and the repository must answer with its
+branches (repositories.branches) before anything is created."""
 
 from __future__ import annotations
 
 from django import forms
 
-from projects.branches import Branches, BranchesError, repository_branches
 from projects.models import Membership
-from syncs.repository_input import MAX_BRANCH_BYTES, MAX_URL_LENGTH, InvalidInput, normalize_repository, validate_branch
+from repositories.branches import Branches, BranchesError, repository_branches
+from repositories.input import MAX_BRANCH_BYTES, MAX_URL_LENGTH, InvalidInput, normalize_repository, validate_branch
 
 
 class RepositoryLinkForm(forms.Form):

@@ -32,7 +32,7 @@ class Project(models.Model):
     webhook_secret = EncryptedTextField(null=True, blank=True, editable=False)  # noqa: DJ001
     # The project's own token for its repository (a GitHub token, or any HTTPS token its host
     # takes), set by an owner and never shown again: git and the GitHub API get it for this
-    # project's repository only (projects.branches.repository_token). NULL: none.
+    # project's repository only (repositories.tokens.repository_token). NULL: none.
     github_token = EncryptedTextField(null=True, blank=True, editable=False)  # noqa: DJ001
 
     class Meta:

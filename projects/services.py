@@ -1,7 +1,6 @@
 """Writes to projects: the project itself, its members and its secrets."""
 
 import logging
-import re
 import secrets
 from dataclasses import dataclass
 
@@ -13,13 +12,15 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from nyxsync import crypto
+from nyxsync.errors import DomainError
 from projects import permissions
 from projects.models import Membership, Project
+from repositories.tokens import token_is_sendable
 
 logger = logging.getLogger(__name__)
 
 
-class ProjectError(ValueError):
+class ProjectError(DomainError, ValueError):
     """A request about a project that cannot be done; the message says why."""
 
 
@@ -126,19 +127,19 @@ def api_token_revoke(*, user) -> bool:
 
 
 class MemberError(ProjectError):
-    """A member change that cannot be done; `code` is stable (the API's error code)."""
-
-    code = "invalid"
+    """A member change that cannot be done."""
 
 
 class MemberNotFound(MemberError):
     code = "not_found"
+    http_status = 404
 
 
 class MemberConflict(MemberError):
     """The project's members do not allow this change now (a duplicate, the last owner)."""
 
     code = "conflict"
+    http_status = 409
 
 
 def project_member_add(*, project: Project, actor, username: str, role: str) -> Membership:
@@ -222,14 +223,9 @@ def _log(name: str, project: Project, membership: Membership) -> None:
 # --- secrets (issue 6) --------------------------------------------------------------------------
 # Stored encrypted (nyxsync.fields.EncryptedTextField); never logged, never shown again.
 
-# Printable ASCII without spaces: git sends the token in an HTTP header (syncs.git), where a line
-# break would start a header of the token's choosing. GitHub's tokens are at most 255 characters.
-_TOKEN = re.compile(r"[\x21-\x7e]{1,255}")
-
-
 def github_token_validate(token: str | None) -> None:
     """Raises ProjectError for a token git could not send; the message never echoes it."""
-    if token and not _TOKEN.fullmatch(token):
+    if token and not token_is_sendable(token):
         raise ProjectError("a token is 1 to 255 printable ASCII characters, without spaces")
 
 

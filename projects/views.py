@@ -18,14 +18,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_eventstream import get_current_event_id
 
 from projects import services
-from projects.branches import BranchesError, repository_branches
 from projects.forms import GithubTokenForm, MemberAddForm, MemberRoleForm, RepositoryLinkForm
 from projects.models import Membership
 from projects.permissions import can_manage, can_sync, can_view
 from projects.selectors import project_get_for_user, project_members, projects_for_user, projects_get_for_user
 from projects.services import ProjectError
+from repositories.branches import BranchesError, repository_branches
+from repositories.input import InvalidInput
 from syncs.events import project_channel, run_event
-from syncs.repository_input import InvalidInput
 from syncs.selectors import project_syncs_of, project_syncs_of_projects, sync_runs_current, sync_runs_of
 from syncs.services import project_sync_link
 from syncs.views import MAX_STREAM_CHANNELS, json_not_found, run_panel

@@ -24,7 +24,7 @@ from nyxsync import tenancy
 from nyxsync.api_errors import ApiError
 from projects.models import Project, WebhookDelivery
 from projects.selectors import dangerously_projects_linked_to
-from syncs.repository_input import InvalidInput, normalize_repository, validate_branch
+from repositories.input import InvalidInput, normalize_repository, validate_branch
 
 logger = logging.getLogger(__name__)
 

@@ -153,10 +153,7 @@ class ProjectSyncDeleteApi(ProjectSyncScopedApi):
         tags=["syncs"],
     )
     def delete(self, request, project_uuid, sync_uuid):
-        try:
-            services.project_sync_remove(project_sync=self.project_sync)
-        except services.SyncConflict as exc:
-            raise ApiError(str(exc), code="conflict", status_code=status.HTTP_409_CONFLICT) from None
+        services.project_sync_remove(project_sync=self.project_sync)  # SyncConflict: 409, by the one handler
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -16,7 +16,7 @@ BAD_PATH = "bad_path"  # not valid UTF-8: it cannot be stored or shown
 
 @dataclass
 class TreeDiff:
-    to_read: list = field(default_factory=list)  # syncs.git.TreeEntry
+    to_read: list = field(default_factory=list)  # repositories.git.TreeEntry
     skipped: list[StagedFile] = field(default_factory=list)  # new or changed, skipped by a path rule
     retire_ids: list[int] = field(default_factory=list)  # live rows replaced or deleted
     files_changed: int = 0  # added or modified

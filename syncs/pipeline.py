@@ -23,8 +23,9 @@ from embeddings.manifest import manifest_clean_staged, manifest_live, manifest_p
 from embeddings.snapshot import LIVE_FILE_SQL
 from embeddings.vectors import embedding_model_register, hashes_with_vectors, vectors_write
 from nyxsync import tenancy
-from projects.branches import repository_token
-from syncs import filters, git, services
+from repositories import git
+from repositories.tokens import repository_token
+from syncs import filters, services
 from syncs.diff import diff_tree, staged_file
 from syncs.locks import project_sync_lock
 from syncs.models import SyncRun
@@ -201,7 +202,7 @@ def _clean_staged(sync) -> None:
 
 def _expected(exc: Exception) -> bool:
     from embeddings.backends import EmbeddingError
-    from syncs.repository_input import InvalidInput
+    from repositories.input import InvalidInput
 
     return isinstance(exc, (git.GitError, EmbeddingError, InvalidInput))
 

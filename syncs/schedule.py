@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
-from projects.branches import repository_token
-from syncs import git
+from repositories import git
+from repositories.input import InvalidInput
+from repositories.tokens import repository_token
 from syncs.models import ProjectSync, SyncRun
-from syncs.repository_input import InvalidInput
 
 logger = logging.getLogger(__name__)
 

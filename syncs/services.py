@@ -11,18 +11,19 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from nyxsync.errors import DomainError
 from projects.models import Project
 from projects.services import ProjectError, project_create, project_refresh_status
+from repositories.input import normalize_repository, validate_branch
 from syncs import events
 from syncs.models import ProjectSync, SyncRun
-from syncs.repository_input import normalize_repository, validate_branch
 
 logger = logging.getLogger(__name__)
 
 
 def project_sync_link(*, owner, repository: str, branch: str, name: str | None = None) -> ProjectSync:
     """The owner's project for `repository` (created if needed) and its branch `branch`.
-    Raises repository_input.InvalidInput or projects.services.ProjectError, changing nothing."""
+    Raises repositories.input.InvalidInput or projects.services.ProjectError, changing nothing."""
     repo = normalize_repository(repository)
     branch = validate_branch(branch)
     name = name or repo.display.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
@@ -243,8 +244,11 @@ def sync_runs_sweep(*, lost_after_seconds: int = 120, redispatch_after_seconds: 
 # --- API and integrations (issue 5): link, branches, auto-sync settings, removal and purge -------
 
 
-class SyncConflict(Exception):
+class SyncConflict(DomainError):
     """The branch or project is busy (a run is active or holds its lock); try again later."""
+
+    code = "conflict"
+    http_status = 409
 
 
 MAX_AUTO_SYNC_INTERVAL_MINUTES = 7 * 24 * 60

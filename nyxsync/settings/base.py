@@ -285,7 +285,7 @@ NYXSYNC_GUARD_LARGE_TABLE_ROWS = env.int("NYXSYNC_GUARD_LARGE_TABLE_ROWS", defau
 # flush/sqlflush refuse to run against a database that holds vectors unless this is True.
 NYXSYNC_ALLOW_FLUSH = False
 
-# Fetching (syncs.git): a bare cache per repository; hard limits on time and size.
+# Fetching (repositories.git): a bare cache per repository; hard limits on time and size.
 NYXSYNC_GIT_CACHE_DIR = Path(env.str("NYXSYNC_GIT_CACHE_DIR", default=str(embedded.home() / "git-cache")))
 NYXSYNC_GIT_TIMEOUT_SECONDS = env.int("NYXSYNC_GIT_TIMEOUT_SECONDS", default=600)
 NYXSYNC_GIT_MAX_REPO_BYTES = env.int("NYXSYNC_GIT_MAX_REPO_BYTES", default=2 * 1024**3)

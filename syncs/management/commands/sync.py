@@ -18,9 +18,9 @@ from nyxsync.management.lookup import (
 )
 from projects.permissions import can_sync
 from projects.services import ProjectError
+from repositories.input import InvalidInput
 from syncs import services
 from syncs.models import SyncRun
-from syncs.repository_input import InvalidInput
 
 POLL_SECONDS = 0.2
 OK_STATUSES = (SyncRun.Status.SUCCEEDED, SyncRun.Status.UP_TO_DATE)

@@ -1,4 +1,4 @@
-"""syncs.git against real git servers on 127.0.0.1 (tests/gitserver.py); no network, no mocks of git."""
+"""repositories.git against real git servers on 127.0.0.1 (tests/gitserver.py); no network, no mocks of git."""
 
 import base64
 import multiprocessing
@@ -11,8 +11,8 @@ from pathlib import Path
 import django
 import pytest
 
-from syncs import git
-from syncs.git import GitError, fetch_branch, list_branches, ls_tree, read_blobs, remote_head
+from repositories import git, git_process
+from repositories.git import GitError, fetch_branch, list_branches, ls_tree, read_blobs, remote_head
 from tests.gitserver import RepoBuilder, free_port
 
 pytestmark = pytest.mark.usefixtures("git_cache")
@@ -387,7 +387,7 @@ def test_two_processes_fetching_the_same_repository_both_succeed(django_repo):
     # fork: the children inherit this test's settings (its cache directory).
     with multiprocessing.get_context("fork").Pool(2) as pool:
         # Both children start while we hold the lock: the one that gets it next makes the other wait.
-        with git._cache_lock(cache, git._Deadline.after(30)):
+        with git._cache_lock(cache, git_process.Deadline.after(30)):
             results = pool.map_async(_fetch_in_child, [django_repo.url] * 2)
             time.sleep(0.5)
             assert not results.ready()
@@ -448,5 +448,5 @@ def test_https_hosts_are_pinned_to_the_addresses_checked(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, 1, 6, "", ("93.184.216.34", 443))])
     repository = git._repository("https://git.example.com/team/repo.git")
 
-    assert "http.curloptResolve=git.example.com:443:93.184.216.34" in git._remote_config(repository)
-    assert "protocol.https.allow=always" in git._remote_config(repository)
+    assert "http.curloptResolve=git.example.com:443:93.184.216.34" in git_process.remote_config(repository)
+    assert "protocol.https.allow=always" in git_process.remote_config(repository)

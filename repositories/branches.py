@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from syncs import git
-from syncs.repository_input import InvalidInput, normalize_repository
+from nyxsync.errors import DomainError
+from repositories import git
+from repositories.input import InvalidInput, normalize_repository
 
 logger = logging.getLogger(__name__)
 MAX_BRANCHES = 500
@@ -23,21 +23,12 @@ class Branches:
     names: list[str]  # default first
 
 
-class BranchesError(Exception):
+class BranchesError(DomainError):
     """The repository's branches cannot be listed; the message says why (for the form field)."""
 
 
-def repository_token(*, project, url: str) -> str | None:
-    """The token git and the GitHub API get for `url`, a repository of `project`: the project's
-    own token (its owners set it for this repository), else the deployment's GITHUB_TOKEN, and
-    that one only for github.com, so no other host ever sees it."""
-    if project is not None and project.github_token:
-        return project.github_token
-    return (settings.GITHUB_TOKEN or None) if (urlsplit(url).hostname or "") == "github.com" else None
-
-
 def repository_branches(repository: str, *, token: str | None = None) -> Branches:
-    """The branches of `repository`. `token` (repository_token) goes to git or the GitHub API;
+    """The branches of `repository`. `token` (repositories.tokens.repository_token) goes to git or the GitHub API;
     without one, GitHub repositories are asked with the deployment's GITHUB_TOKEN."""
     try:
         repo = normalize_repository(repository)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from syncs import repository_input
-from syncs.repository_input import InvalidInput, Repository, normalize_repository, validate_branch
+from repositories import input as repository_input
+from repositories.input import InvalidInput, Repository, normalize_repository, validate_branch
 
 GOOD_REPOSITORIES = [
     ("django/django", Repository("https://github.com/django/django.git", "django/django", "django/django")),

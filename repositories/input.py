@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from nyxsync.errors import DomainError
+
 # Fits ProjectSync.repository_url and ProjectSync.branch.
 MAX_URL_LENGTH = 500
 MAX_BRANCH_BYTES = 255
@@ -38,7 +40,7 @@ _SSH_SCHEMES = ("ssh", "git+ssh", "ssh+git")
 _REF_FORBIDDEN = "~^:?*[\\"
 
 
-class InvalidInput(ValueError):
+class InvalidInput(DomainError, ValueError):
     """Input refused; the message is one short sentence meant for the person who typed it."""
 
 
@@ -56,7 +58,7 @@ class Repository:
 def normalize_repository(value: str, *, resolve: bool = True) -> Repository:
     """A GitHub `owner/name`, an https:// URL, or a git:// / http:// URL on an allowed local host.
 
-    resolve=False skips the DNS lookup (literal IP addresses are still checked): syncs.git resolves
+    resolve=False skips the DNS lookup (literal IP addresses are still checked): repositories.git resolves
     and pins the addresses itself when it connects.
     """
     _check_text(value, what="repository", max_length=MAX_URL_LENGTH)
