@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import logging
 
+import anyio
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 from django.http.request import split_domain_port, validate_host
 from mcp.server.transport_security import TransportSecuritySettings
 
@@ -57,7 +58,7 @@ class McpApplication:
             challenge = 'Bearer realm="nyxsync"' + (', error="invalid_token"' if key else "")
             await _respond(send, 401, message, extra_headers=[(b"www-authenticate", challenge.encode())])
             return
-        await self.session_manager.handle_request({**scope, SCOPE_USER: user}, receive, send)
+        await _ending_politely_on_shutdown(self.session_manager.handle_request, {**scope, SCOPE_USER: user}, receive, send)
 
     async def _lifespan(self, receive, send) -> None:
         """The ASGI lifespan protocol around the session manager's task group."""
@@ -77,6 +78,32 @@ class McpApplication:
         await send({"type": "lifespan.shutdown.complete"})
 
 
+async def _ending_politely_on_shutdown(app, scope, receive, send) -> None:
+    """Run `app`; if the server cancels it (uvicorn does, to requests still open when its
+    graceful-shutdown timeout ends: a `sync` call following a run), end the response instead of
+    leaving a half-sent stream and a traceback. The run goes on; the agent's call ends unanswered."""
+    state = {"started": False, "complete": False}
+
+    async def tracking_send(message) -> None:
+        if message["type"] == "http.response.start":
+            state["started"] = True
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            state["complete"] = True
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except anyio.get_cancelled_exc_class():
+        logger.info("agents.http.request_ended_by_shutdown")
+        try:
+            if not state["started"]:
+                await _respond(send, 503, "the server is shutting down; try again")
+            elif not state["complete"]:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass  # the connection is gone already
+
+
 def token_from(authorization: str) -> str | None:
     """The key of `Bearer <key>` or `Token <key>` (the REST API's keyword), else None."""
     scheme, _, key = authorization.strip().partition(" ")
@@ -89,11 +116,10 @@ def token_from(authorization: str) -> str | None:
 def _authenticate(key: str):
     from nyxsync.api_auth import user_for_token
 
-    close_old_connections()
     try:
         return user_for_token(key)
     finally:
-        close_old_connections()
+        connections.close_all()  # as agents.server's calls: no connection left in a worker thread
 
 
 def _host_allowed(host: str) -> bool:

@@ -63,6 +63,7 @@ class McpWeb:
             "REDIS_URL": settings.REDIS_URL,
             "NYXSYNC_EMBEDDING_MODEL": "hashing-256",
             "NYXSYNC_TENANCY_DEFAULT": "nobody",  # as in production
+            "PGAPPNAME": f"mcp-web-{self.port}",
             **(extra_env or {}),
         }
         self.process: subprocess.Popen | None = None
@@ -100,7 +101,28 @@ class McpWeb:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+            _wait_for_sessions_to_end(self.port)
         return self.process.returncode if self.process else None
+
+
+def _wait_for_sessions_to_end(port: int, timeout: float = 5) -> None:
+    """PostgreSQL ends the sessions of a client that died a moment later: wait for that, so
+    that dropping the test database at the end of the run does not find them still there."""
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    owner = (settings.NYXSYNC_MIGRATION_DATABASE or {}).get("USER") or db["USER"]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(host=db["HOST"], port=db["PORT"] or None, user=owner, dbname=db["NAME"], autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            # The server names its sessions (PGAPPNAME, in its environment).
+            (count,) = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [f"mcp-web-{port}"]
+            ).fetchone()
+            if not count:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="package")
@@ -186,3 +208,4 @@ def stdio_client(*args: str, env: dict | None = None) -> Client:
 
 def text_of(result) -> str:
     return "\n".join(block.text for block in result.content if getattr(block, "type", "") == "text")
+

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from mcp import MCPError
 
+from projects.models import Membership
 from syncs.models import SyncRun
 from tests.agents.conftest import http_client, text_of
 
@@ -131,3 +132,35 @@ def test_a_viewer_may_search_but_not_sync(mcp_web, world):
     assert "you may not sync owner/mine: your role is viewer; maintainers and owners may" in text_of(refused)
     assert "\n" not in text_of(refused) and "Traceback" not in text_of(refused)
     assert SyncRun.objects.filter(project_sync=world["mine"]).count() == 1
+
+
+def test_a_maintainer_syncs_and_follows_the_run_through_progress_notifications(mcp_web, world, celery_worker):
+    maintainer = world["viewer"]
+    Membership.objects.filter(user=maintainer).update(role=Membership.Role.MAINTAINER)
+    repo = world["repo"]
+    repo.write("tax.py", "def apply_vat_to_invoice(total, rate):\n    return total * (1 + rate)\n")
+    head = repo.commit()
+    notifications = []
+
+    async def on_progress(progress, total, message):
+        notifications.append((progress, total, message))
+
+    async def main():
+        async with http_client(mcp_web.url, world["tokens"]["viewer"]) as client:
+            synced = await client.call_tool("sync", {"project": "owner/mine", "branch": "main"}, progress_callback=on_progress)
+            found = await client.call_tool("search_code", {"query": "apply_vat_to_invoice", "k": 1})
+            return synced, found
+
+    synced, found = run(main)
+
+    assert not synced.is_error, text_of(synced)
+    result = synced.structured_content
+    assert result["run"]["status"] == "succeeded" and result["run"]["finished"] and result["run"]["commit"] == head
+    assert result["coalesced"] is False and result["waited_seconds"] > 0
+    assert len(notifications) >= 2
+    values = [progress for progress, _, _ in notifications]
+    assert values == sorted(set(values))  # strictly increasing, as MCP requires
+    assert notifications[-1][:2] == (7.0, 7.0) and notifications[-1][2] == "succeeded"
+    assert found.structured_content["results"][0]["path"] == "tax.py"
+    run_row = SyncRun.objects.get(uuid=result["run"]["run"])
+    assert (run_row.trigger, run_row.requested_by) == (SyncRun.Trigger.API, maintainer)
