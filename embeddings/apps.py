@@ -1,3 +1,5 @@
+import threading
+
 from django.apps import AppConfig
 
 
@@ -5,4 +7,26 @@ class EmbeddingsConfig(AppConfig):
     name = "embeddings"
 
     def ready(self) -> None:
+        from celery.signals import worker_process_init
+
         from embeddings import checks  # noqa: F401  (registers the migration checks)
+
+        worker_process_init.connect(_warm_the_model, weak=False)
+
+
+def _warm_the_model(**kwargs) -> None:
+    """Load the default embedding model in each worker process as it starts, in the background
+    (process init must return within seconds), so the first sync does not wait for it."""
+    from django.conf import settings
+
+    if not settings.NYXSYNC_WARM_MODEL_ON_START:
+        return
+
+    def warm() -> None:
+        from embeddings.backends import get_backend
+
+        backend = get_backend()
+        if hasattr(backend, "warm"):
+            backend.warm()
+
+    threading.Thread(target=warm, name="warm-model", daemon=True).start()

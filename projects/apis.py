@@ -248,7 +248,9 @@ class ProjectDeleteApi(ProjectScopedApi):
 
     @extend_schema(parameters=[PROJECT_UUID], responses={204: None, **error_responses(401, 403, 404)}, tags=["projects"])
     def delete(self, request, project_uuid):
-        services.project_soft_delete(project=self.project)
+        from syncs.services import project_soft_delete
+
+        project_soft_delete(project=self.project)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -35,28 +35,6 @@ def project_create(*, owner, name: str, repository: str) -> Project:
         raise ProjectError(f"you already have a project named {name!r}") from exc
 
 
-def project_refresh_status(project: Project) -> None:
-    """Derive the project's status from its branches' runs (shown in lists without a join)."""
-    from syncs.models import SyncRun
-
-    runs = SyncRun.objects.filter(project_sync__project=project)
-    if runs.filter(status=SyncRun.Status.RUNNING).exists():
-        status = Project.SyncStatus.SYNCING
-    elif runs.filter(status=SyncRun.Status.QUEUED).exists():
-        status = Project.SyncStatus.QUEUED
-    else:
-        latest = runs.exclude(status=SyncRun.Status.CANCELLED).order_by("project_sync_id", "-created_at")
-        latest_statuses = set(latest.distinct("project_sync_id").values_list("status", flat=True))
-        if SyncRun.Status.FAILED in latest_statuses:
-            status = Project.SyncStatus.FAILED
-        elif project.syncs.filter(live_generation__gt=0).exists():
-            status = Project.SyncStatus.SYNCED
-        else:
-            status = Project.SyncStatus.IDLE
-    Project.objects.filter(pk=project.pk).exclude(sync_status=status).update(sync_status=status)
-    project.sync_status = status
-
-
 # --- API and integrations (issue 5): rename, soft delete, webhook secret, API tokens ------------
 
 
@@ -73,23 +51,6 @@ def project_rename(*, project: Project, name: str) -> Project:
         raise ProjectError(f"you already have a project named {name!r}") from exc
     project.refresh_from_db()
     return project
-
-
-def project_soft_delete(*, project: Project) -> bool:
-    """Hide the project from every door and stop its work; its manifest, chunks and vectors stay
-    until `syncs.services.project_purge`. Returns False if it was already deleted."""
-    from syncs.models import SyncRun
-    from syncs.services import sync_run_cancel
-
-    now = timezone.now()
-    if not Project.objects.filter(pk=project.pk, deleted_at__isnull=True).update(deleted_at=now, updated_at=now):
-        return False
-    project.deleted_at = now
-    # Waiting runs end now; a running one stops at its next checkpoint, keeping the live snapshot.
-    for run in SyncRun.objects.filter(project_sync__project=project, status__in=SyncRun.ACTIVE_STATUSES):
-        sync_run_cancel(run)
-    logger.info("project.deleted", extra={"project_id": str(project.uuid)})
-    return True
 
 
 def project_webhook_secret_rotate(*, project: Project) -> str:

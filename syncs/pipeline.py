@@ -16,6 +16,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import connection
 
+from embeddings import fanout
 from embeddings.backends import get_backend
 from embeddings.backends.base import batched
 from embeddings.chunking import chunk_text
@@ -23,9 +24,10 @@ from embeddings.manifest import manifest_clean_staged, manifest_live, manifest_p
 from embeddings.snapshot import LIVE_FILE_SQL
 from embeddings.vectors import embedding_model_register, hashes_with_vectors, vectors_write
 from nyxsync import tenancy
+from nyxsync.celery import app as celery_app
 from repositories import git
 from repositories.tokens import repository_token
-from syncs import filters, services
+from syncs import filters, runs
 from syncs.diff import diff_tree, staged_file
 from syncs.locks import project_sync_lock
 from syncs.models import SyncRun
@@ -57,8 +59,8 @@ def _execute_within_project(run_id: int) -> SyncRun:
         if not acquired:
             raise SyncBusy(f"branch {run.project_sync} is being synced by another run")
         # We hold the lock, so any run still marked running lost its worker.
-        services.sync_runs_mark_lost(run.project_sync, except_run=run)
-        if services.sync_run_start(run):
+        runs.sync_runs_mark_lost(run.project_sync, except_run=run)
+        if runs.sync_run_start(run):
             _execute(run)
     run.refresh_from_db()
     return run
@@ -74,7 +76,7 @@ def _execute(run: SyncRun) -> None:
     except Cancelled:
         progress.close_phase()
         _clean_staged(sync)
-        services.sync_run_finish(run, status=SyncRun.Status.CANCELLED, error="cancelled", error_phase=run.phase)
+        runs.sync_run_finish(run, status=SyncRun.Status.CANCELLED, error="cancelled", error_phase=run.phase)
     except Exception as exc:
         progress.close_phase()
         if _expected(exc):  # bad input or an outside service: the run's error says it all
@@ -82,7 +84,7 @@ def _execute(run: SyncRun) -> None:
         else:
             logger.error("sync.run.error", extra={"run_id": str(run.uuid), "phase": run.phase}, exc_info=True)
         _clean_staged(sync)
-        services.sync_run_finish(run, status=SyncRun.Status.FAILED, error=_describe(exc), error_phase=run.phase)
+        runs.sync_run_finish(run, status=SyncRun.Status.FAILED, error=_describe(exc), error_phase=run.phase)
 
 
 def _sync(run: SyncRun, progress: Progress) -> None:
@@ -100,7 +102,7 @@ def _sync(run: SyncRun, progress: Progress) -> None:
     same_model = run.embedding_model == sync.embedding_model
     if sync.live_generation and commit == sync.live_commit and same_model:
         progress.close_phase()
-        services.sync_run_finish(run, status=SyncRun.Status.UP_TO_DATE)
+        runs.sync_run_finish(run, status=SyncRun.Status.UP_TO_DATE)
         return
 
     progress.phase(Phase.DIFF)
@@ -128,7 +130,7 @@ def _sync(run: SyncRun, progress: Progress) -> None:
 
     progress.phase(Phase.SWAP)
     progress.close_phase()
-    services.sync_run_swap(run, generation=generation, commit=commit, chunk_delta=new_chunks - run.chunks_deleted)
+    runs.sync_run_swap(run, generation=generation, commit=commit, chunk_delta=new_chunks - run.chunks_deleted)
     manifest_prune_retired(sync)
 
 
@@ -165,16 +167,29 @@ def _embed(run: SyncRun, texts: dict[str, str], progress: Progress) -> None:
 
 
 def _embed_fanned_out(run: SyncRun, model, backend, missing: list[str], progress: Progress) -> None:
-    from embeddings import fanout
-    from embeddings.tasks import embed_help
-
     count = fanout.batches_create(run, model, missing, size=backend.max_batch)
     for _ in range(min(count - 1, settings.NYXSYNC_FANOUT_HELPERS)):
-        embed_help.delay(run.pk)
+        # By the task's stable name: the task (syncs.tasks, a door) calls sync_run_help_embed.
+        celery_app.send_task("embeddings.embed_help", args=[run.pk])
     try:
         fanout.coordinate(run, backend, on_progress=progress.set_done)
     finally:
         fanout.batches_delete(run)
+
+
+def sync_run_help_embed(run_id: int) -> None:
+    """A helper worker's share of a fanned-out run: pull the run's batches until none is left
+    or the run ends (embeddings.fanout). A run that is not running any more needs no help."""
+    with tenancy.dangerously_as_system():  # only to learn the run's project
+        run = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).select_related("project_sync").first()
+    if run is None:
+        return  # the run ended (or never started): nothing to help with
+
+    def run_ended() -> bool:
+        return not SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).exists()
+
+    with tenancy.acting_for_project(run.project_sync.project_id):
+        fanout.work_until_done(run_id, get_backend(run.embedding_model), should_stop=run_ended)
 
 
 def _carried_texts(sync, *, exclude_file_ids: list[int]) -> dict[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from syncs import events, services
+from syncs import events, runs
 from syncs.models import SyncRun
 
 REPORT_EVERY_SECONDS = 0.25
@@ -53,7 +53,7 @@ class Progress:
     def _report(self, now: float) -> None:
         self._last_report = now
         run = self.run
-        cancel_requested = services.sync_run_record_progress(run)
+        cancel_requested = runs.sync_run_record_progress(run)
         elapsed = now - self._phase_started
         rate = run.progress_done / elapsed if elapsed > 0 and run.progress_done else None
         remaining = max(run.progress_total - run.progress_done, 0)

@@ -1,22 +1,22 @@
-"""Writes to branches and runs. Every change of a run's status goes through here, as a
-compare-and-set on the old status, and publishes its event once committed."""
+"""Writes to branches and their runs, as the doors ask for them: link a repository, trigger,
+re-embed and cancel a sync, schedule, remove a branch, delete and purge a project. The run's own
+status moves live in syncs.runs; the pipeline that runs a sync in syncs.pipeline."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from nyxsync.celery import app as celery_app
 from nyxsync.errors import DomainError
 from projects.models import Project
-from projects.services import ProjectError, project_create, project_refresh_status
+from projects.services import ProjectError, project_create
 from repositories.input import normalize_repository, validate_branch
 from syncs import events
 from syncs.models import ProjectSync, SyncRun
+from syncs.runs import project_refresh_status, sync_runs_mark_lost
 
 logger = logging.getLogger(__name__)
 
@@ -98,71 +98,9 @@ def project_sync_reembed(*, project_sync: ProjectSync, model_name: str, requeste
 
 
 def _send_task(run: SyncRun) -> None:
-    from syncs.tasks import run_sync
-
-    result = run_sync.delay(run.pk)
+    # By the task's stable name: the task (syncs.tasks, a door) calls back into this layer.
+    result = celery_app.send_task("syncs.run_sync", args=[run.pk])
     SyncRun.objects.filter(pk=run.pk).update(task_id=result.id)
-
-
-def sync_run_start(run: SyncRun) -> bool:
-    """queued -> running. False when the run is no longer queued (cancelled meanwhile)."""
-    now = timezone.now()
-    with transaction.atomic():
-        changed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now
-        )
-        if not changed:
-            return False
-        run.refresh_from_db()
-        project_refresh_status(run.project_sync.project)
-        events.publish_run(run)
-    logger.info("sync.run.started", extra={"run_id": str(run.uuid)})
-    return True
-
-
-def sync_run_finish(run: SyncRun, *, status: str, error: str = "", error_phase: str = "") -> None:
-    """running -> a final status, with the run's counters as they are on `run`."""
-    finished = {SyncRun.Status.SUCCEEDED, SyncRun.Status.UP_TO_DATE, SyncRun.Status.FAILED, SyncRun.Status.CANCELLED}
-    assert status in finished, status
-    with transaction.atomic():
-        _finish(run, status=status, error=error, error_phase=error_phase)
-    logger.info("sync.run.finished", extra={"run_id": str(run.uuid), "status": status, "error_phase": error_phase})
-
-
-def _finish(run: SyncRun, *, status: str, error: str = "", error_phase: str = "") -> None:
-    run.status, run.error, run.error_phase = status, error[:4000], error_phase
-    run.finished_at = timezone.now()
-    run.phase = SyncRun.Phase.DONE if status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.UP_TO_DATE) else run.phase
-    fields = [
-        "status", "phase", "error", "error_phase", "finished_at", "commit_before", "commit_after", "files_seen",
-        "files_changed", "files_deleted", "files_skipped", "skipped_by_reason", "chunks_embedded", "chunks_reused",
-        "chunks_deleted", "phase_seconds", "progress_done", "progress_total",
-    ]
-    changed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(**{name: getattr(run, name) for name in fields})
-    if not changed:
-        raise RuntimeError(f"run {run.uuid} was not running when it finished")
-    project_refresh_status(run.project_sync.project)
-    events.publish_run(run)
-
-
-def sync_run_swap(run: SyncRun, *, generation: int, commit: str, chunk_delta: int) -> None:
-    """Make the staged generation live and finish the run as succeeded, in one short
-    transaction: readers see the previous snapshot until it commits and the new one after.
-    `chunk_delta`: chunks the new snapshot has more than the old one."""
-    sync = run.project_sync
-    with transaction.atomic():
-        changed = ProjectSync.objects.filter(pk=sync.pk, live_generation=generation - 1).update(
-            live_generation=generation,
-            live_chunk_count=Greatest(F("live_chunk_count") + chunk_delta, 0),
-            live_commit=commit,
-            embedding_model=run.embedding_model,
-            last_synced_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
-        if not changed:
-            raise RuntimeError(f"branch {sync} moved past generation {generation - 1} during the run")
-        sync.refresh_from_db()
-        _finish(run, status=SyncRun.Status.SUCCEEDED)
 
 
 def sync_run_cancel(run: SyncRun) -> SyncRun:
@@ -182,40 +120,6 @@ def sync_run_cancel(run: SyncRun) -> SyncRun:
             run.refresh_from_db()
     logger.info("sync.run.cancel_requested", extra={"run_id": str(run.uuid), "status": run.status})
     return run
-
-
-def sync_runs_mark_lost(project_sync: ProjectSync, *, except_run: SyncRun | None = None) -> int:
-    """Runs still marked running while nobody holds the branch's lock lost their worker: mark
-    them failed. Called by the next run (which holds the lock) and by the sweeper."""
-    lost = SyncRun.objects.filter(project_sync=project_sync, status=SyncRun.Status.RUNNING)
-    if except_run is not None:
-        lost = lost.exclude(pk=except_run.pk)
-    count = 0
-    for run in lost.select_related("project_sync__project"):
-        with transaction.atomic():
-            _finish(
-                run,
-                status=SyncRun.Status.FAILED,
-                error="the worker running this sync stopped unexpectedly; the live snapshot was kept",
-                error_phase=run.phase,
-            )
-        logger.warning("sync.run.lost", extra={"run_id": str(run.uuid), "phase": run.phase})
-        count += 1
-    return count
-
-
-def sync_run_record_progress(run: SyncRun) -> bool:
-    """Store the run's phase and progress with a heartbeat; returns whether a cancel was
-    requested meanwhile (one round trip for both)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE syncs_syncrun SET phase = %s, progress_done = %s, progress_total = %s, phase_seconds = %s, "
-            "heartbeat_at = now() WHERE id = %s RETURNING cancel_requested_at IS NOT NULL",
-            [run.phase, run.progress_done, run.progress_total, json.dumps(run.phase_seconds), run.pk],
-        )
-        row = cursor.fetchone()
-    return bool(row and row[0])
-
 
 
 def sync_runs_sweep(*, lost_after_seconds: int = 120, redispatch_after_seconds: int = 600) -> dict[str, int]:
@@ -319,6 +223,20 @@ def project_sync_remove(*, project_sync: ProjectSync) -> None:
     by content hash and stay). Refused with SyncConflict while one of its runs is active."""
     _delete_project_syncs([project_sync])
     logger.info("project_sync.removed", extra={"project_sync_id": str(project_sync.uuid)})
+
+
+def project_soft_delete(*, project: Project) -> bool:
+    """Hide the project from every door and stop its work; its manifest, chunks and vectors stay
+    until project_purge. Returns False if it was already deleted."""
+    now = timezone.now()
+    if not Project.objects.filter(pk=project.pk, deleted_at__isnull=True).update(deleted_at=now, updated_at=now):
+        return False
+    project.deleted_at = now
+    # Waiting runs end now; a running one stops at its next checkpoint, keeping the live snapshot.
+    for run in SyncRun.objects.filter(project_sync__project=project, status__in=SyncRun.ACTIVE_STATUSES):
+        sync_run_cancel(run)
+    logger.info("project.deleted", extra={"project_id": str(project.uuid)})
+    return True
 
 
 def project_purge(*, project: Project) -> None:

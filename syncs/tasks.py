@@ -14,6 +14,15 @@ def run_sync(self, run_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(30, 2 + self.request.retries)) from exc
 
 
+@shared_task(name="embeddings.embed_help", acks_late=True, ignore_result=True)
+def embed_help(run_id: int) -> None:
+    """Help a running sync embed its batches (syncs.pipeline.sync_run_help_embed). The name is
+    older than this module and stays: messages already queued keep finding the task."""
+    from syncs.pipeline import sync_run_help_embed
+
+    sync_run_help_embed(run_id)
+
+
 @shared_task(name="syncs.sweep", ignore_result=True, soft_time_limit=60, time_limit=90)
 def sweep() -> None:
     from nyxsync import tenancy

@@ -339,6 +339,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "nyxsync": {"level": LOG_LEVEL},
+        "repositories": {"level": LOG_LEVEL},
         "projects": {"level": LOG_LEVEL},
         "syncs": {"level": LOG_LEVEL},
         "embeddings": {"level": LOG_LEVEL},

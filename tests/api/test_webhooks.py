@@ -251,7 +251,7 @@ def test_a_non_github_server_routes_by_its_clone_url(owner, make_repo):
 
 
 def test_a_deleted_project_takes_no_deliveries(hooked):
-    from projects.services import project_soft_delete
+    from syncs.services import project_soft_delete
 
     project_soft_delete(project=hooked.project)
 

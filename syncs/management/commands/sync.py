@@ -40,7 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         # The progress bar and the summary say it all; -v 2 shows the logs too.
-        with quiet_logs("syncs", "embeddings", "projects", enabled=options["verbosity"] < 2), acting_from_options(options) as user:
+        with quiet_logs("repositories", "projects", "embeddings", "syncs", enabled=options["verbosity"] < 2), acting_from_options(options) as user:
             self._handle(options, user)
 
     def _handle(self, options, user):
