@@ -32,6 +32,7 @@ from tests.gitserver import free_port, wait_for_port
 from tests.workers import database_url
 
 READY_SECONDS = 60
+STDIO_APPLICATION_NAME = "mcp-stdio"
 
 BILLING = '''"""Invoices."""
 
@@ -101,11 +102,11 @@ class McpWeb:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-            _wait_for_sessions_to_end(self.port)
+            wait_for_sessions_to_end(f"mcp-web-{self.port}")
         return self.process.returncode if self.process else None
 
 
-def _wait_for_sessions_to_end(port: int, timeout: float = 5) -> None:
+def wait_for_sessions_to_end(application_name: str, timeout: float = 5) -> None:
     """PostgreSQL ends the sessions of a client that died a moment later: wait for that, so
     that dropping the test database at the end of the run does not find them still there."""
     import psycopg
@@ -118,7 +119,7 @@ def _wait_for_sessions_to_end(port: int, timeout: float = 5) -> None:
         while time.monotonic() < deadline:
             # The server names its sessions (PGAPPNAME, in its environment).
             (count,) = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [f"mcp-web-{port}"]
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [application_name]
             ).fetchone()
             if not count:
                 return
@@ -200,6 +201,7 @@ def stdio_client(*args: str, env: dict | None = None) -> Client:
             "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "NYXSYNC_TENANCY_DEFAULT": "nobody",
+            "PGAPPNAME": STDIO_APPLICATION_NAME,
             **(env or {}),
         },
     )

@@ -9,10 +9,16 @@ import anyio
 import pytest
 from django.conf import settings
 
-from tests.agents.conftest import stdio_client, text_of
+from tests.agents.conftest import STDIO_APPLICATION_NAME, stdio_client, text_of, wait_for_sessions_to_end
 from tests.workers import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _sessions_end_with_the_process():
+    yield
+    wait_for_sessions_to_end(STDIO_APPLICATION_NAME)
 
 
 def test_it_answers_the_same_search_for_the_user_named_by_as(world):
