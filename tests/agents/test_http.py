@@ -84,6 +84,10 @@ def test_it_answers_401_before_any_mcp_message_without_a_valid_token(mcp_web, wo
         assert "token" in response.json()["error"]
     assert 'error="invalid_token"' in wrong.headers["www-authenticate"]
     assert good.status_code == 200 and "nyxsync" in good.text
+    other_host = httpx.post(
+        mcp_web.url, json=initialize, headers={**headers, "Host": "evil.example", "Authorization": f"Bearer {world['tokens']['owner']}"}, timeout=10
+    )
+    assert other_host.status_code == 400  # ALLOWED_HOSTS, as Django checks every other page
 
     async def sdk_without_token():
         async with http_client(mcp_web.url, None) as client:
