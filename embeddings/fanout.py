@@ -71,7 +71,8 @@ def batch_process(batch: EmbedBatch, backend) -> int:
     """Embed what the batch still lacks and store it; returns how many vectors were stored.
     Texts come from any chunk with the hash (the run staged its chunks before embedding)."""
     try:
-        missing = [h for h in batch.content_hashes if h not in hashes_with_vectors(batch.model, batch.content_hashes)]
+        stored_already = hashes_with_vectors(batch.model, batch.content_hashes)  # one query for the whole batch
+        missing = [h for h in batch.content_hashes if h not in stored_already]
         texts = _texts(missing)
         hashes = [h for h in missing if h in texts]
         stored = vectors_write(batch.model, hashes, backend.embed([texts[h] for h in hashes])) if hashes else 0
