@@ -1,4 +1,11 @@
 # The production image: one image for web, worker, beat and the one-shot migrate (docker-compose.yml).
+# Browser libraries the pages serve themselves (package-lock.json pins them; see the Makefile).
+FROM node:20-slim AS static
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && mkdir -p vendor/uplot \
+    && cp node_modules/uplot/LICENSE node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css vendor/uplot/
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -10,6 +17,7 @@ RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorc
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+COPY --from=static /build/vendor nyxsync/static/vendor
 RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --no-input \
     && useradd --create-home --uid 1000 nyxsync && chown -R nyxsync /app

@@ -60,8 +60,21 @@ class SearchError(DomainError, ValueError):
     pass
 
 
+# Paths of tests, by the usual conventions (tests/ folders, test_x.py, x_test.go, x.spec.ts, ...).
+TEST_PATHS = (
+    r"(^|/)(tests?|__tests__|specs?|testing)/|(^|/)(test_[^/]*|conftest\.py)$"
+    r"|[._-](test|tests|spec)\.[^/]+$|[a-z0-9]Tests?\.(java|kt|cs|swift|scala)$"
+)
+
+
 def search(
-    *, project_syncs, query: str, k: int = 10, path_glob: str | None = None, language: str | None = None
+    *,
+    project_syncs,
+    query: str,
+    k: int = 10,
+    path_glob: str | None = None,
+    language: str | None = None,
+    exclude_tests: bool = False,
 ) -> list[SearchHit]:
     query = (query or "").strip()
     if not query:
@@ -70,7 +83,7 @@ def search(
         raise SearchError(f"the query is longer than {MAX_QUERY_CHARS} characters")
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise SearchError(f"k must be between 1 and {MAX_K}")
-    filters = _Filters.build(path_glob=path_glob, language=language)
+    filters = _Filters.build(path_glob=path_glob, language=language, exclude_tests=exclude_tests)
 
     from syncs.models import ProjectSync
 
@@ -92,8 +105,11 @@ class _Filters:
     params: list
 
     @classmethod
-    def build(cls, *, path_glob: str | None, language: str | None) -> _Filters:
+    def build(cls, *, path_glob: str | None, language: str | None, exclude_tests: bool = False) -> _Filters:
         sql, params = "", []
+        if exclude_tests:
+            sql += " AND f.path !~ %s"
+            params.append(TEST_PATHS)
         if path_glob:
             sql += " AND f.path ~ %s"
             params.append(glob_to_regex(path_glob))

@@ -1,5 +1,7 @@
-"""The search page: a query over a project's live snapshots (one branch or all), showing each chunk
-with its path, lines, score and a highlighted snippet.
+"""The search page: a query over a project's live snapshots (one branch or all, optionally one
+path glob, one language, tests left out), its hits grouped by file (best chunk first, the others
+folded under "n more in this file"), each with its path, lines, score, branch and commit (linked
+to GitHub when the repository is there) and a highlighted snippet.
 
 Chunk text is file content from a repository, hostile like any input: every piece of it is
 escaped, and highlighting wraps escaped matches in <mark> (never by editing HTML)."""
@@ -7,7 +9,7 @@ escaped, and highlighting wraps escaped matches in <mark> (never by editing HTML
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
@@ -19,16 +21,28 @@ from django.views.decorators.http import require_GET
 
 from embeddings.backends import EmbeddingError
 from embeddings.search import SearchError, search
+from embeddings.selectors import live_languages
 from projects.forms import SearchForm
 from projects.permissions import can_view
 from projects.selectors import project_get_for_user
 from repositories.input import InvalidInput, normalize_repository
 from syncs.selectors import project_syncs_of
 
-RESULTS = 10
+FILES = 10  # files shown
+HITS = 50  # chunks asked for, grouped into files
 SNIPPET_LINES = 12
 MAX_TERMS = 12
 _TERM = re.compile(r"\w{2,}")
+# Words that carry no meaning of their own: a query in plain English keeps its nouns and verbs
+# highlighted, not every "the" and "that" of the code.
+STOP_WORDS = frozenset(
+    """a about above after again all also am an and any are as at be been before being below between both but by
+    can could did do does doing down during each few for from further had has have having he her here hers him
+    his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
+    ours out over own same she should so some such than that the their theirs them then there these they this
+    those through to too under until up very was we were what when where which while who whom why will with
+    would you your yours""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -47,12 +61,31 @@ class Result:
     commit: str
     lines: list[SnippetLine]
     github_url: str | None
+    branch_url: str | None = None
+    commit_url: str | None = None
+
+
+@dataclass
+class FileResult:
+    """The hits of one file of one branch: the best first."""
+
+    path: str
+    branch: str
+    hits: list[Result] = field(default_factory=list)
+
+    @property
+    def best(self) -> Result:
+        return self.hits[0]
+
+    @property
+    def more(self) -> list[Result]:
+        return self.hits[1:]
 
 
 def query_terms(query: str) -> list[str]:
-    """Words of the query worth highlighting (two characters or more), at most MAX_TERMS."""
-    terms = list(dict.fromkeys(term.lower() for term in _TERM.findall(query)))
-    return terms[:MAX_TERMS]
+    """Words of the query worth highlighting (two characters or more, not stop words), at most MAX_TERMS."""
+    terms = [term.lower() for term in _TERM.findall(query)]
+    return list(dict.fromkeys(term for term in terms if term not in STOP_WORDS))[:MAX_TERMS]
 
 
 def highlight(text: str, pattern: re.Pattern | None) -> SafeString:
@@ -75,15 +108,21 @@ def snippet(text: str, start_line: int, pattern: re.Pattern | None) -> list[Snip
     return [SnippetLine(start_line + index, highlight(line, pattern)) for index, line in enumerate(lines[begin : begin + SNIPPET_LINES], begin)]
 
 
-def github_file_url(repository_url: str, commit: str, path: str, start: int, end: int) -> str | None:
-    """The file at that commit on GitHub, when the branch's repository is on GitHub."""
+def github_repository_url(repository_url: str) -> str | None:
+    """The repository's page on GitHub, when the branch's repository is there."""
     try:
         full_name = normalize_repository(repository_url, resolve=False).github_full_name
     except InvalidInput:
         return None
-    if not full_name or not commit:
+    return f"https://github.com/{full_name}" if full_name else None
+
+
+def github_file_url(repository_url: str, commit: str, path: str, start: int, end: int) -> str | None:
+    """The file at that commit on GitHub, when the branch's repository is on GitHub."""
+    base = github_repository_url(repository_url)
+    if not base or not commit:
         return None
-    return f"https://github.com/{full_name}/blob/{commit}/{quote(path, safe='/')}#L{start}-L{end}"
+    return f"{base}/blob/{commit}/{quote(path, safe='/')}#L{start}-L{end}"
 
 
 @login_required
@@ -92,34 +131,60 @@ def search_page(request, project):
     project = project_get_for_user(request.user, uuid=project)
     if project is None or not can_view(request.user, project):
         raise Http404("no such project")
-    form = SearchForm(request.GET or None, project_syncs=project_syncs_of(project))
-    results = None
+    syncs = list(project_syncs_of(project))
+    form = SearchForm(request.GET or None, project_syncs=syncs, languages=live_languages(project_syncs=syncs))
+    files = None
     if form.is_valid():
-        syncs = form.selected_syncs()
+        selected = form.selected_syncs()
+        data = form.cleaned_data
         try:
-            hits = search(project_syncs=syncs, query=form.cleaned_data["q"], k=RESULTS)
+            hits = search(
+                project_syncs=selected, query=data["q"], k=HITS, path_glob=data["path"] or None,
+                language=data["language"] or None, exclude_tests=data["no_tests"],
+            )  # fmt: skip
         except (SearchError, EmbeddingError) as exc:
             form.add_error("q", str(exc))
         else:
-            results = _present(hits, syncs, form.cleaned_data["q"])
-    context = {"project": project, "form": form, "results": results, "searchable": any(s.live_generation for s in form.project_syncs)}
+            files = group_by_file(_present(hits, selected, data["q"]))[:FILES]
+    context = {
+        "project": project,
+        "form": form,
+        "files": files,
+        "filtered": form.is_bound and form.is_valid() and any(form.cleaned_data[name] for name in ("path", "language", "no_tests")),
+        "searchable": any(sync.live_generation for sync in syncs),
+        "branches": syncs,
+    }
     return render(request, "embeddings/search.html", context)
+
+
+def group_by_file(results: list[Result]) -> list[FileResult]:
+    """Hits of the same file (and branch) together, files in the order of their best hit."""
+    files: dict[tuple[str, str], FileResult] = {}
+    for result in results:
+        files.setdefault((result.branch, result.path), FileResult(result.path, result.branch)).hits.append(result)
+    return list(files.values())
 
 
 def _present(hits, syncs, query: str) -> list[Result]:
     terms = query_terms(query)
     pattern = re.compile("|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)), re.IGNORECASE) if terms else None
+    repositories = {sync.pk: github_repository_url(sync.repository_url) for sync in syncs}
     urls = {sync.pk: sync.repository_url for sync in syncs}
-    return [
-        Result(
-            path=hit.path,
-            start_line=hit.start_line,
-            end_line=hit.end_line,
-            score=hit.score,
-            branch=hit.branch,
-            commit=hit.commit,
-            lines=snippet(hit.text, hit.start_line, pattern),
-            github_url=github_file_url(urls.get(hit.project_sync_id, ""), hit.commit, hit.path, hit.start_line, hit.end_line),
+    results = []
+    for hit in hits:
+        base = repositories.get(hit.project_sync_id)
+        results.append(
+            Result(
+                path=hit.path,
+                start_line=hit.start_line,
+                end_line=hit.end_line,
+                score=hit.score,
+                branch=hit.branch,
+                commit=hit.commit,
+                lines=snippet(hit.text, hit.start_line, pattern),
+                github_url=github_file_url(urls.get(hit.project_sync_id, ""), hit.commit, hit.path, hit.start_line, hit.end_line),
+                branch_url=f"{base}/tree/{quote(hit.branch, safe='')}" if base else None,
+                commit_url=f"{base}/commit/{hit.commit}" if base and hit.commit else None,
+            )
         )
-        for hit in hits
-    ]
+    return results

@@ -52,13 +52,23 @@ class RepositoryLinkForm(forms.Form):
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(max_length=500, label="Query", widget=forms.TextInput(attrs={"placeholder": "what the code does, or a name"}))
+    q = forms.CharField(
+        max_length=500,
+        label="Query",
+        widget=forms.TextInput(attrs={"placeholder": "what the code does, or a name  (press / to come here)", "type": "search"}),
+    )
     branch = forms.ChoiceField(required=False, label="Branch")
+    path = forms.CharField(
+        required=False, max_length=200, label="Paths", widget=forms.TextInput(attrs={"placeholder": "e.g. src/**/*.py", "spellcheck": "false"})
+    )
+    language = forms.ChoiceField(required=False, label="Language")
+    no_tests = forms.BooleanField(required=False, label="Leave tests out")
 
-    def __init__(self, *args, project_syncs, **kwargs):
+    def __init__(self, *args, project_syncs, languages=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.project_syncs = list(project_syncs)
         self.fields["branch"].choices = [("", "all branches"), *((sync.branch, sync.branch) for sync in self.project_syncs)]
+        self.fields["language"].choices = [("", "any language"), *((language, language) for language in languages)]
 
     def selected_syncs(self) -> list:
         branch = self.cleaned_data.get("branch")

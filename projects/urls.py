@@ -11,6 +11,7 @@ urlpatterns = [
     path("projects/branches/", views.repository_branches_json, name="branches"),
     path("projects/<uuid:project>/", views.project_detail, name="detail"),
     path("projects/<uuid:project>/state/", views.project_state, name="state"),
+    path("projects/<uuid:project>/dashboard/", views.project_dashboard, name="dashboard"),
     path("projects/<uuid:project>/members/", views.project_member_add, name="member_add"),
     path("projects/<uuid:project>/members/<str:username>/role/", views.project_member_change, name="member_change"),
     path("projects/<uuid:project>/members/<str:username>/remove/", views.project_member_remove, name="member_remove"),

@@ -17,6 +17,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_eventstream import get_current_event_id
 
+from embeddings.selectors import live_index_sizes
 from projects import services
 from projects.forms import GithubTokenForm, MemberAddForm, MemberRoleForm, RepositoryLinkForm
 from projects.models import Membership
@@ -26,6 +27,7 @@ from projects.services import ProjectError
 from repositories.branches import BranchesError, repository_branches
 from repositories.input import InvalidInput
 from syncs.events import project_channel, run_event
+from syncs.models import SyncRun
 from syncs.selectors import project_syncs_of, project_syncs_of_projects, sync_runs_current, sync_runs_of
 from syncs.services import project_sync_link
 from syncs.views import MAX_STREAM_CHANNELS, json_not_found, run_panel
@@ -34,6 +36,7 @@ from syncs.views import MAX_STREAM_CHANNELS, json_not_found, run_panel
 # and a browser keeps at most 6 connections per host, so one stream per project would not do).
 PROJECTS_PER_PAGE = MAX_STREAM_CHANNELS
 RUN_HISTORY = 25
+DASHBOARD_RUNS = 50
 
 
 def _project_or_404(user, uuid):
@@ -103,7 +106,9 @@ def project_link(request):
         except InvalidInput as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Linked {sync.project.repository} on branch {sync.branch}. Press Sync to embed it.")
+            messages.success(
+                request, f"Linked {sync.project.repository} on branch {sync.branch}. Press Sync to embed it.", extra_tags="dismiss-on-run"
+            )
             return redirect("projects:detail", project=sync.project.uuid)
     return render(request, "projects/link.html", {"form": form})
 
@@ -158,6 +163,35 @@ def project_state(request, project):
     event_id = get_current_event_id([project_channel(project.uuid)])
     runs = sync_runs_current(list(project_syncs_of(project))).values()
     return JsonResponse({"event_id": event_id, "runs": [run_event(run) for run in runs]})
+
+
+@login_required
+@require_GET
+def project_dashboard(request, project):
+    """The last DASHBOARD_RUNS runs (duration, chunks embedded and reused, failures) and each
+    branch's live index size: tables the page's script draws as charts."""
+    project = _project_or_404(request.user, project)
+    event_id = get_current_event_id([project_channel(project.uuid)])
+    syncs = list(project_syncs_of(project))
+    sizes = live_index_sizes(project_syncs=syncs)
+    runs = list(reversed(sync_runs_of(project, limit=DASHBOARD_RUNS)))  # oldest first, as charts read
+    context = {
+        "project": project,
+        "runs": [_dashboard_run(number, run) for number, run in enumerate(runs, 1)],
+        "branches": [{"sync": sync, "size": sizes.get(sync.pk)} for sync in syncs],
+        "failures": sum(run.status == SyncRun.Status.FAILED for run in runs),
+        "event_id": event_id,
+        "initial_runs": [],
+        **_stream_urls([project]),
+        "state_url": reverse("projects:state", kwargs={"project": project.uuid}),
+    }
+    return render(request, "projects/dashboard.html", context)
+
+
+def _dashboard_run(number: int, run: SyncRun) -> dict:
+    started = run.started_at or run.created_at
+    duration = (run.finished_at - started).total_seconds() if run.finished_at else None
+    return {"number": number, "run": run, "duration": duration, "failed": run.status == SyncRun.Status.FAILED}
 
 
 # --- members and the repository token (owners) -----------------------------------------------

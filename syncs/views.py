@@ -49,6 +49,24 @@ def run_result(event: dict) -> str:
     return ""
 
 
+def run_status_line(event: dict, *, phase_label: str) -> str:
+    """One line saying where the run is: queued, running phase X (done / total), or its result
+    (live.js writes the same line from the same event)."""
+    if event["finished"]:
+        return run_result(event)
+    if event["status"] == SyncRun.Status.QUEUED:
+        return "Queued: waiting for a worker."
+    counts = f", {event['done']:,} / {event['total']:,}" if event["total"] else ""
+    return f"Running: phase {phase_label}{counts}."
+
+
+def live_chunks_embedded(event: dict) -> int:
+    """Chunks embedded so far: the embed phase's progress while it runs, the run's count after."""
+    if not event["finished"] and event["phase"] == SyncRun.Phase.EMBED:
+        return event["done"]
+    return event["chunks_embedded"]
+
+
 def run_panel(run: SyncRun | None) -> dict | None:
     """What a progress panel renders: the run's event plus its labels and result sentence."""
     if run is None:
@@ -64,6 +82,8 @@ def run_panel(run: SyncRun | None) -> dict | None:
         # <progress> value: none while the size of the phase is unknown (an indeterminate bar).
         "bar": (100 if succeeded else event["percent"] or 0) if event["finished"] else event["percent"],
         "result": run_result(event),
+        "status_line": run_status_line(event, phase_label=run.get_phase_display()),
+        "chunks_embedded_now": live_chunks_embedded(event),
     }
 
 

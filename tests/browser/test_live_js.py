@@ -172,3 +172,47 @@ def test_a_buttons_answer_never_undoes_what_the_stream_showed(page):
     emit(page, "run", event(R2, "running", "embed", done=1, total=3), 6)
     page.evaluate("ev => window.nyxsyncLive.show(ev, undefined, false)", event(R2, "queued", "queued"))
     assert shown(page) == (R2, "running", "Embed")
+
+
+@pytest.fixture
+def panel_page(browser):
+    """A branch section as the project page renders it: status line, counters, a button note and
+    a one-time banner."""
+    page = browser.new_page()
+    page.set_content(f"""
+      <ul><li data-dismiss-on-run>Linked. Press Sync to embed it.</li></ul>
+      <p data-live-stream data-stream-url="/events/projects/?project={PROJECT}" data-event-id="{CHANNEL}:5"><span data-live-status></span></p>
+      <script type="application/json" id="live-initial">[]</script>
+      <section data-live-sync="{SYNC}">
+        <span data-action-message>Sync queued.</span>
+        <span data-field="status"></span> <span data-field="status_line"></span>
+        <dd data-field="chunks_embedded">0</dd> <dd data-field="chunks_reused">0</dd>
+      </section>""")
+    page.add_script_tag(content=FAKES)
+    page.add_script_tag(path=str(LIVE_JS))
+    yield page
+    page.close()
+
+
+def test_the_status_line_and_counters_follow_the_run(panel_page):
+    page = panel_page
+    section = page.locator(f'[data-live-sync="{SYNC}"]')
+    page.evaluate(
+        "run => { const note = document.querySelector('[data-action-message]');"
+        " note.setAttribute('data-note-run', run); note.setAttribute('data-note-status', 'queued'); }", R1
+    )
+    emit(page, "run", event(R1, "queued", "queued"), 6)
+    assert section.locator("[data-field=status_line]").inner_text() == "Queued: waiting for a worker."
+    assert section.locator("[data-action-message]").inner_text() == "Sync queued."  # still true
+    assert page.locator("[data-dismiss-on-run]").count() == 0  # a run is under way: the banner went
+
+    emit(page, "run", event(R1, "running", "embed", done=128, total=1794), 7)
+    assert section.locator("[data-field=status_line]").inner_text() == "Running: phase Embed, 128 / 1,794."
+    assert section.locator("[data-field=chunks_embedded]").inner_text() == "128"  # moves with the phase
+    assert section.locator("[data-action-message]").inner_text() == ""  # "Sync queued." is no longer true
+
+    emit(page, "run", event(R1, "failed", "fetch", error="repository not found", error_phase="fetch"), 8)
+    line = section.locator("[data-field=status_line]")
+    assert line.inner_text() == "Failed during fetch: repository not found"
+    assert "error-text" in line.get_attribute("class")
+    assert section.locator("[data-field=chunks_embedded]").inner_text() == "2"  # the run's own count once finished

@@ -14,9 +14,15 @@
      #live-initial            JSON list of the rendered runs' events
      [data-live-sync="<uuid>"]  follows the current run of a branch
      [data-live-run="<uuid>"]   follows one run
-       inside them: [data-field=...], [data-show-when=active|finished|failed],
+       inside them: [data-field=...], [data-show-when=active|finished|failed|run],
        form[data-cancel-form][data-action-template] (its action follows the run)
-     form[data-live-action]   posted with fetch; the JSON answer's run is shown at once
+     form[data-live-action]   posted with fetch; the JSON answer's run is shown at once;
+                              its [data-action-message] note clears once the run moves on
+     [data-live-region="<name>"]  server-rendered parts (run history, the admin's run list):
+                              when a run they do not show yet appears, or one changes status,
+                              the page is re-read and the region replaced, so it reads as a
+                              reload would (data-region-run="<uuid>": only that run counts)
+     [data-dismiss-on-run]    one-time banners ("Press Sync"), removed once a run is under way
 */
 (function () {
   "use strict";
@@ -72,10 +78,27 @@
     return "";
   }
 
+  function count(value) { return Number(value).toLocaleString("en-US"); }
+
+  // The same line as syncs.views.run_status_line.
+  function statusLine(ev) {
+    if (ev.finished) return result(ev);
+    if (ev.status === "queued") return "Queued: waiting for a worker.";
+    return "Running: phase " + label(ev.phase) + (ev.total ? ", " + count(ev.done) + " / " + count(ev.total) : "") + ".";
+  }
+
   var FIELDS = {
     status: function (node, ev) {
       node.textContent = label(ev.status);
       node.className = node.className.replace(/\bstatus-\S+/g, "").trim() + " status-" + ev.status;
+    },
+    status_line: function (node, ev) {
+      node.textContent = statusLine(ev);
+      node.classList.toggle("error-text", ev.status === "failed");
+    },
+    // While the embed phase runs, its progress is the count of chunks embedded so far.
+    chunks_embedded: function (node, ev) {
+      node.textContent = String(!ev.finished && ev.phase === "embed" ? ev.done : ev.chunks_embedded);
     },
     phase: function (node, ev) { node.textContent = label(ev.phase); },
     trigger: function (node, ev) { node.textContent = label(ev.trigger); },
@@ -101,15 +124,24 @@
     result: function (node, ev) { node.textContent = result(ev); },
     error: function (node, ev) { node.textContent = ev.error; },
     error_phase: function (node, ev) { node.textContent = label(ev.error_phase); },
-    when: function (node, ev, switched) { if (switched) node.textContent = "just now"; }
+    when: function (node, ev, switched) { if (switched) node.textContent = "just now"; },
+    synced: function (node, ev) {
+      if (ev.status === "succeeded") { node.textContent = "synced just now"; node.hidden = false; }
+    }
   };
-  ["files_seen", "files_changed", "files_deleted", "files_skipped", "chunks_embedded", "chunks_reused",
+  ["files_seen", "files_changed", "files_deleted", "files_skipped", "chunks_reused",
     "chunks_deleted", "done", "total"].forEach(function (name) {
     FIELDS[name] = function (node, ev) { node.textContent = String(ev[name]); };
   });
 
   function render(el, ev) {
     var switched = el.getAttribute("data-run") !== ev.run;
+    // A button's note ("Sync queued.") holds only until the run it spoke of moves on.
+    if (switched || el.getAttribute("data-status") !== ev.status) {
+      el.querySelectorAll("[data-action-message]").forEach(function (node) {
+        if (node.getAttribute("data-note-status") !== ev.status || node.getAttribute("data-note-run") !== ev.run) node.textContent = "";
+      });
+    }
     el.setAttribute("data-run", ev.run);
     el.setAttribute("data-status", ev.status);
     // The steps this element has shown, in order (tests and curious people read it).
@@ -144,6 +176,9 @@
     this.bySync = {}; // sync uuid -> {ev, pos}
     this.byRun = {}; // run uuid -> {ev, pos}
     this.opened = false;
+    this.asked = {}; // "run:status" -> the regions were re-read for it
+    this.refreshing = false;
+    this.refreshAgain = false;
     this.retry = RETRY_MS;
     this.source = null;
     var initial = document.getElementById("live-initial");
@@ -245,6 +280,8 @@
   // `snapshot`: a state read at stream position `pos` (render or refetch): it wins over what a
   // panel shows unless the panel already shows a later event.
   Live.prototype.show = function (ev, pos, snapshot) {
+    if (!snapshot) each("[data-dismiss-on-run]", function (node) { node.remove(); });
+    this.checkRegions(ev);
     var shown = this.bySync[ev.sync];
     var take = snapshot ? !shown || shown.pos === undefined || pos === undefined || shown.pos <= pos
       : follows(shown && shown.ev, ev, pos);
@@ -259,6 +296,63 @@
       this.byRun[ev.run] = { ev: ev, pos: pos === undefined && known ? known.pos : pos };
       each('[data-live-run="' + CSS.escape(ev.run) + '"]', function (el) { render(el, ev); });
     }
+  };
+
+  // A region is stale when it lacks the run or shows it in another status. Each (run, status)
+  // asks once: a filtered admin list that will never show a run does not re-read forever.
+  Live.prototype.checkRegions = function (ev) {
+    var key = ev.run + ":" + ev.status;
+    if (this.asked[key]) return;
+    var stale = false;
+    each("[data-live-region]", function (region) {
+      var only = region.getAttribute("data-region-run"); // a region about one run (the admin's run page)
+      if (only && only !== ev.run) return;
+      var row = region.querySelector('[data-run="' + CSS.escape(ev.run) + '"]');
+      if (!row || row.getAttribute("data-status") !== ev.status) stale = true;
+    });
+    if (!stale) return;
+    this.asked[key] = true;
+    this.refreshRegions();
+  };
+
+  // Re-read the page and replace its regions; one read at a time, one more if asked meanwhile.
+  Live.prototype.refreshRegions = function () {
+    if (this.refreshing) { this.refreshAgain = true; return; }
+    this.refreshing = true;
+    var self = this;
+    fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("page " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var root = doc.querySelector("[data-live-stream]");
+        var at = positions(root && root.getAttribute("data-event-id"));
+        if (root && root.getAttribute("data-state-url")) self.stateUrl = root.getAttribute("data-state-url");
+        each("[data-live-region]", function (region) {
+          // A list with rows ticked for an action is left alone: the operator is choosing.
+          if (region.querySelector("input[type=checkbox]:checked")) return;
+          var name = region.getAttribute("data-live-region");
+          var fresh = doc.querySelector('[data-live-region="' + CSS.escape(name) + '"]');
+          if (!fresh) return;
+          fresh = document.importNode(fresh, true);
+          region.replaceWith(fresh);
+          // The page was read at `at`; what the stream showed after that still wins.
+          Object.keys(self.byRun).forEach(function (run) {
+            var known = self.byRun[run];
+            var floor = at[self.channelOf(known.ev)];
+            if (known.pos !== undefined && floor !== undefined && known.pos <= floor) return;
+            fresh.querySelectorAll('[data-live-run="' + CSS.escape(run) + '"]').forEach(function (el) { render(el, known.ev); });
+          });
+        });
+      })
+      .then(function () { document.dispatchEvent(new CustomEvent("nyxsync:regions")); })
+      .catch(function () { /* the next change asks again */ })
+      .then(function () {
+        self.refreshing = false;
+        if (self.refreshAgain) { self.refreshAgain = false; self.refreshRegions(); }
+      });
   };
 
   // Sync and Cancel without leaving the page; without this script the forms post and redirect.
@@ -278,7 +372,11 @@
           return response.json().then(function (data) { return { ok: response.ok, data: data }; });
         })
         .then(function (answer) {
-          if (note) note.textContent = answer.ok ? answer.data.message : answer.data.error || "Refused.";
+          if (note) {
+            note.textContent = answer.ok ? answer.data.message : answer.data.error || "Refused.";
+            note.setAttribute("data-note-run", answer.data.run ? answer.data.run.run : "");
+            note.setAttribute("data-note-status", answer.data.run ? answer.data.run.status : "");
+          }
           if (answer.data.run && live) live.show(answer.data.run, undefined, false);
         })
         .catch(function () { if (note) note.textContent = "The request failed; try again."; })
