@@ -50,6 +50,7 @@ test-packages:
 # The deployment check runs with production settings and throwaway secrets (it connects to nothing).
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) manage.py check --database default
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=nyxsync.settings.production \

@@ -21,7 +21,6 @@ from syncs import selectors as sync_selectors
 from syncs import services as sync_services
 from syncs.events import run_event
 from syncs.models import SyncRun
-from syncs.progress import eta_seconds_estimate
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +250,7 @@ def _branch_info(project_sync, run: SyncRun | None) -> dict:
 
 
 def _run_info(run: SyncRun) -> dict:
-    event = run_event(run, eta_seconds=eta_seconds_estimate(run))
+    event = run_event(run, eta_seconds=sync_selectors.eta_seconds_estimate(run))
     return {
         "run": event["run"],
         "status": event["status"],

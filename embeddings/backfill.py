@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from embeddings.snapshot import LIVE_FILE_SQL
+from nyxsync.locks import BACKFILL, advisory_key, advisory_lock
 
 logger = logging.getLogger(__name__)
-_LOCK_KEY = 0x6E7978_0001  # one backfill at a time per database
 
 
 class BackfillBusy(Exception):
@@ -79,9 +79,7 @@ def backfill(*, project_id: int | None = None, dry_run: bool = False, on_progres
 
 @contextmanager
 def _single_backfill() -> Iterator[None]:
-    from syncs.locks import advisory_lock
-
-    with advisory_lock(_LOCK_KEY) as acquired:
+    with advisory_lock(advisory_key(BACKFILL)) as acquired:  # one backfill at a time per database
         if not acquired:
             raise BackfillBusy("another backfill is running on this database")
         yield

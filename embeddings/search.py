@@ -22,7 +22,7 @@ from django.db import connection, transaction
 
 from embeddings.backends import get_backend
 from embeddings.models import EmbeddingModel
-from embeddings.snapshot import LIVE_FILE_SQL
+from embeddings.snapshot import LIVE_FILE_SQL, live_branches
 from nyxsync.errors import DomainError
 
 MAX_K = 100
@@ -85,12 +85,9 @@ def search(
         raise SearchError(f"k must be between 1 and {MAX_K}")
     filters = _Filters.build(path_glob=path_glob, language=language, exclude_tests=exclude_tests)
 
-    from syncs.models import ProjectSync
-
     # Each branch's model as the database has it now, not as the caller's copy remembers it.
     groups: dict[str, tuple[list[int], int]] = {}
-    live = ProjectSync.objects.filter(pk__in=[sync.pk for sync in project_syncs], live_generation__gt=0)
-    for pk, model_name, chunks in live.values_list("pk", "embedding_model", "live_chunk_count"):
+    for pk, model_name, chunks in live_branches([sync.pk for sync in project_syncs]):
         ids, total = groups.get(model_name, ([], 0))
         groups[model_name] = ([*ids, pk], total + chunks)
     hits: list[SearchHit] = []

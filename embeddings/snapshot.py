@@ -3,7 +3,7 @@
 A branch's snapshot at generation G is the set of SourceFile rows with
 born_generation <= G < retired_generation (retired NULL: still current). Readers use the branch's
 live_generation; a run stages G + 1 beside it, invisible until the swap moves live_generation.
-Every reader goes through these two helpers, so the rule lives in one place.
+Every reader goes through these helpers, so the rule lives in one place.
 """
 
 from django.db.models import Q
@@ -20,3 +20,17 @@ def visible_at(generation: int, prefix: str = "") -> Q:
     return Q(**{f"{prefix}born_generation__lte": generation}) & (
         Q(**{f"{prefix}retired_generation__isnull": True}) | Q(**{f"{prefix}retired_generation__gt": generation})
     )
+
+
+def live_branches(project_sync_ids: list[int]) -> list[tuple[int, str, int]]:
+    """(id, embedding model, live chunk count) of those branches that have a live snapshot, as the
+    database has them now. The branch rows are the syncs app's (table project_syncs); a snapshot
+    reader needs only their live pointer, read here in SQL like LIVE_FILE_SQL reads it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, embedding_model, live_chunk_count FROM project_syncs WHERE id = ANY(%s) AND live_generation > 0",
+            [list(project_sync_ids)],
+        )
+        return cursor.fetchall()

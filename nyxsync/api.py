@@ -1,7 +1,6 @@
-"""The REST API's foundation: strict JSON input, one error shape, pagination, throttles, the
-project-scoped base view (tenancy by construction: the project is resolved through the selectors
-and checked against projects.permissions before the handler runs), and the schema generator that
-lists one view per HTTP method of a URL. The endpoints live in each app's apis.py."""
+"""The REST API's foundation: strict JSON input, one error shape, pagination, throttles, and the
+schema generator that lists one view per HTTP method of a URL. It knows no app: the
+project-scoped base view is projects.api's; the endpoints live in each app's apis.py."""
 
 from __future__ import annotations
 
@@ -21,9 +20,6 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
-
-from projects import permissions, selectors
-from projects.models import Project
 
 # --- base ---------------------------------------------------------------------------------------
 
@@ -173,23 +169,6 @@ RETRY_AFTER = OpenApiParameter(
     response=[429],
     description="Seconds to wait before trying again.",
 )
-
-
-class ProjectScopedApi(BaseApi):
-    """A view under /projects/<project_uuid>/. `project_permission` names the check of
-    projects.permissions the operation needs: "view", "sync" or "manage"."""
-
-    project_permission = "view"
-    project: Project
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
-        project = selectors.project_get_for_user(request.user, uuid=kwargs.get("project_uuid"))
-        if project is None:
-            raise exceptions.NotFound("no such project")
-        if not getattr(permissions, f"can_{self.project_permission}")(request.user, project):
-            raise exceptions.PermissionDenied(f"you may not {self.project_permission} this project")
-        self.project = project
 
 
 def absolute_url(request, name: str, **kwargs) -> str:

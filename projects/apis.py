@@ -1,5 +1,5 @@
 """REST API (v1): projects, tokens, members and the GitHub webhook (the shared base of every API
-view is nyxsync.api).
+view is nyxsync.api; of the project-scoped ones, projects.api).
 
 One view per operation, `<Entity><Action>Api`, each with nested InputSerializer/OutputSerializer:
 validate, call one service, serialize. Views under /projects/<project_uuid>/ derive from
@@ -24,7 +24,6 @@ from nyxsync.api import (
     PROJECT_UUID,
     BaseApi,
     Pagination,
-    ProjectScopedApi,
     QuerySerializer,
     StrictSerializer,
     absolute_url,
@@ -33,6 +32,7 @@ from nyxsync.api import (
 )
 from nyxsync.api_errors import ApiError, PayloadTooLarge, error_responses
 from projects import permissions, selectors, services
+from projects.api import ProjectScopedApi
 from projects.models import Membership, Project
 
 logger = logging.getLogger(__name__)

@@ -17,6 +17,11 @@ def projects_for_user(user):
     return projects if user.is_superuser else projects.filter(_member(user))
 
 
+def projects_not_deleted():
+    """Every project not deleted, for callers that act for the system (operators' commands)."""
+    return Project.objects.filter(deleted_at__isnull=True)
+
+
 def _member(user) -> Q:
     """Owner or member: the same rule as the row-level security policies (projects.tenancy)."""
     return Q(owner=user) | Q(pk__in=Membership.objects.filter(user=user).values("project_id"))

@@ -12,7 +12,6 @@ from nyxsync.api import (
     PROJECT_UUID,
     RETRY_AFTER,
     Pagination,
-    ProjectScopedApi,
     QuerySerializer,
     StrictSerializer,
     SyncTriggerThrottle,
@@ -20,6 +19,7 @@ from nyxsync.api import (
     query_filters,
 )
 from nyxsync.api_errors import ApiError, error_responses
+from projects.api import ProjectScopedApi
 from syncs import selectors, services
 from syncs.models import ProjectSync, SyncRun
 

@@ -61,19 +61,3 @@ class Progress:
         events.publish_run(run, rate=rate, eta_seconds=eta)
         if cancel_requested:
             raise Cancelled()
-
-
-def eta_seconds_estimate(run: SyncRun, *, now=None) -> float | None:
-    """The run's remaining seconds in its current phase, for readers away from the worker (the
-    MCP door): the same rate as `_report`, from the stored counters. The phase began about
-    `started_at` plus the seconds of the phases before it (stored with each report)."""
-    if run.status != SyncRun.Status.RUNNING or not run.started_at or not run.progress_total or not run.progress_done:
-        return None
-    from django.utils import timezone
-
-    now = now or timezone.now()
-    elapsed = (now - run.started_at).total_seconds() - sum(run.phase_seconds.values())
-    if elapsed <= 0:
-        return None
-    rate = run.progress_done / elapsed
-    return max(run.progress_total - run.progress_done, 0) / rate

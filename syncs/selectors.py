@@ -3,6 +3,8 @@ projects.selectors (the one tenancy gate)."""
 
 import uuid as uuid_module
 
+from django.utils import timezone
+
 from projects.selectors import projects_for_user
 from syncs.models import ProjectSync, SyncRun
 
@@ -82,3 +84,17 @@ def sync_run_of(project, uuid) -> SyncRun | None:
     except ValueError:
         return None
     return SyncRun.objects.select_related("project_sync__project").filter(project_sync__project=project, uuid=uuid).first()
+
+
+def eta_seconds_estimate(run: SyncRun, *, now=None) -> float | None:
+    """The run's remaining seconds in its current phase, for readers away from the worker (the
+    MCP door): the same rate as syncs.progress reports, from the stored counters. The phase began about
+    `started_at` plus the seconds of the phases before it (stored with each report)."""
+    if run.status != SyncRun.Status.RUNNING or not run.started_at or not run.progress_total or not run.progress_done:
+        return None
+    now = now or timezone.now()
+    elapsed = (now - run.started_at).total_seconds() - sum(run.phase_seconds.values())
+    if elapsed <= 0:
+        return None
+    rate = run.progress_done / elapsed
+    return max(run.progress_total - run.progress_done, 0) / rate

@@ -155,7 +155,7 @@ def operator_events(request):
 
 def _stream(request, channels: list[str]):
     # django-eventstream answers a refused channel with 200 and an error event; a stranger gets a
-    # plain 403 here instead, decided by the same channel manager (nyxsync.channels).
+    # plain 403 here instead, decided by the same channel manager (syncs.channels).
     manager = get_channelmanager()
     if not all(manager.can_read_channel(request.user, channel) for channel in channels):
         return HttpResponseForbidden("forbidden\n", content_type="text/plain")

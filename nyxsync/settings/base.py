@@ -176,7 +176,7 @@ EVENTSTREAM_REDIS = REDIS
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "nyxsync"}}
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
 # Who may read which live-progress channel (project-<uuid>, operators).
-EVENTSTREAM_CHANNELMANAGER_CLASS = "nyxsync.channels.ChannelManager"
+EVENTSTREAM_CHANNELMANAGER_CLASS = "syncs.channels.ChannelManager"
 
 CELERY_BROKER_URL = _celery_url(REDIS)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL

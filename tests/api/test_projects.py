@@ -165,9 +165,9 @@ def test_purge_waits_while_a_worker_holds_a_branch(api, project_sync):
     other = connections.create_connection("default")  # another session, as a worker's
     try:
         with other.cursor() as cursor:
-            from syncs.locks import _key
+            from nyxsync.locks import advisory_key
 
-            cursor.execute("SELECT pg_advisory_lock(%s)", [_key(project_sync.pk)])
+            cursor.execute("SELECT pg_advisory_lock(%s)", [advisory_key(project_sync.pk)])
             response = api.delete(f"/api/v1/deleted-projects/{project.uuid}/")
     finally:
         other.close()

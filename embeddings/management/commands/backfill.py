@@ -3,7 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.backfill import BackfillBusy, backfill
-from nyxsync.management.lookup import PROJECT_HELP, project_from_option, quiet_logs
+from nyxsync.management.lookup import quiet_logs
+from projects.management.lookup import PROJECT_HELP, project_from_option
 
 
 class Command(BaseCommand):

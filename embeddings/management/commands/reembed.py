@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.backends import EmbeddingError
-from nyxsync.management.lookup import PROJECT_HELP, project_from_option
+from projects.management.lookup import PROJECT_HELP, project_from_option
 from syncs.models import ProjectSync
 from syncs.services import project_sync_reembed
 

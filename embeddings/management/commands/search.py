@@ -5,13 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.search import SearchError, search
-from nyxsync.management.lookup import (
-    PROJECT_HELP,
-    acting_from_options,
-    add_as_argument,
-    project_from_option,
-    quiet_logs,
-)
+from nyxsync.management.lookup import acting_from_options, add_as_argument, quiet_logs
+from projects.management.lookup import PROJECT_HELP, project_from_option
 
 
 class Command(BaseCommand):

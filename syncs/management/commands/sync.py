@@ -7,15 +7,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import ProgrammingError, connection
 
-from nyxsync.management.lookup import (
-    PROJECT_HELP,
-    acting_from_options,
-    add_as_argument,
-    project_from_option_or_none,
-    quiet_logs,
-    split_owner,
-    user_by_username,
-)
+from nyxsync.management.lookup import acting_from_options, add_as_argument, quiet_logs, split_owner, user_by_username
+from projects.management.lookup import PROJECT_HELP, project_from_option_or_none
 from projects.permissions import can_sync
 from projects.services import ProjectError
 from repositories.input import InvalidInput
