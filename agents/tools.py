@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 import math
-from types import SimpleNamespace
 
 from nyxsync import tenancy
-from nyxsync.api import SearchThrottle, SyncTriggerThrottle
+from nyxsync.api import SearchThrottle, SyncTriggerThrottle, throttle_wait
 from projects import permissions
 from projects.selectors import projects_for_user, projects_named_for_user
 from syncs import selectors as sync_selectors
@@ -286,7 +285,6 @@ def _when(moment) -> str | None:
 def _throttle(user, throttle_class) -> None:
     """The REST API's throttle of the same scope (its rates and its counters in the cache): a
     user has one budget across both doors."""
-    throttle = throttle_class()
-    if not throttle.allow_request(SimpleNamespace(user=user, META={}), None):
-        wait = throttle.wait()
-        raise AgentError(f"too many requests: try again in {math.ceil(wait or 1)} s")
+    wait = throttle_wait(throttle_class, user)
+    if wait is not None:
+        raise AgentError(f"too many requests: try again in {math.ceil(wait)} s")

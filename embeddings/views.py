@@ -8,6 +8,7 @@ escaped, and highlighting wraps escaped matches in <mark> (never by editing HTML
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_GET
 from embeddings.backends import EmbeddingError
 from embeddings.search import SearchError, search
 from embeddings.selectors import live_languages
+from nyxsync.api import SearchThrottle, throttle_wait
 from projects.forms import SearchForm
 from projects.permissions import can_view
 from projects.selectors import project_get_for_user
@@ -133,8 +135,12 @@ def search_page(request, project):
         raise Http404("no such project")
     syncs = list(project_syncs_of(project))
     form = SearchForm(request.GET or None, project_syncs=syncs, languages=live_languages(project_syncs=syncs))
-    files = None
-    if form.is_valid():
+    files, status, wait = None, 200, None
+    if form.is_valid() and (wait := throttle_wait(SearchThrottle, request.user)) is not None:
+        # Each query costs the model's time: the same per-user budget as the API's searches.
+        form.add_error("q", f"Too many searches: try again in {math.ceil(wait)} s.")
+        status = 429
+    elif form.is_valid():
         selected = form.selected_syncs()
         data = form.cleaned_data
         try:
@@ -154,7 +160,10 @@ def search_page(request, project):
         "searchable": any(sync.live_generation for sync in syncs),
         "branches": syncs,
     }
-    return render(request, "embeddings/search.html", context)
+    response = render(request, "embeddings/search.html", context, status=status)
+    if wait is not None:
+        response["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 def group_by_file(results: list[Result]) -> list[FileResult]:

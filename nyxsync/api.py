@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular import authentication as spectacular_auth
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -51,6 +52,14 @@ class SessionScheme(spectacular_auth.SessionScheme):
     also sets the database context): drf-spectacular's own matches the exact class only, and
     would leave session auth undocumented, with a warning that fails `check --deploy`."""
 
+    match_subclasses = True
+
+
+class TokenScheme(KnoxTokenScheme):
+    """`Authorization: Token <key>` for nyxsync.api_auth's subclass of knox's authentication
+    (drf-spectacular's own extension matches knox's exact class only)."""
+
+    name = "tokenAuth"
     match_subclasses = True
 
 
@@ -159,6 +168,18 @@ class SyncTriggerThrottle(ScopedUserThrottle):
 
 class SearchThrottle(ScopedUserThrottle):
     scope = "search"
+
+
+def throttle_wait(throttle_class: type[ScopedUserThrottle], user) -> float | None:
+    """Count one request of `user` against the API throttle of that scope (its rate, its counters
+    in the shared cache); None when allowed, else the seconds to wait. For doors outside DRF (the
+    pages, MCP): a user has one budget across every door."""
+    from types import SimpleNamespace
+
+    throttle = throttle_class()
+    if throttle.allow_request(SimpleNamespace(user=user, META={}), None):
+        return None
+    return throttle.wait() or 1.0
 
 
 PROJECT_UUID = OpenApiParameter("project_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH)

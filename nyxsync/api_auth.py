@@ -1,10 +1,11 @@
 """DRF authentication that also switches the request's database context to the user it finds:
 the API authenticates inside the view, after TenancyMiddleware opened the request's scope.
 
-`user_for_token` is the one check of an API token for every door that takes one (the REST API
-through TokenAuthentication, the MCP server of agents/): a change to how tokens are stored or
-expire happens in TokenAuthentication and reaches both."""
+API tokens are django-rest-knox's: only a digest is stored, a key is shown once when it is made,
+and it may expire. `user_for_token` is the one check of a token for every door that takes one
+(the REST API through TokenAuthentication, the MCP server of agents/)."""
 
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework import authentication, exceptions
 
 from nyxsync import tenancy
@@ -18,7 +19,7 @@ class _SwitchesTenancy:
         return result
 
 
-class TokenAuthentication(_SwitchesTenancy, authentication.TokenAuthentication):
+class TokenAuthentication(_SwitchesTenancy, KnoxTokenAuthentication):
     pass
 
 
@@ -27,12 +28,12 @@ class SessionAuthentication(_SwitchesTenancy, authentication.SessionAuthenticati
 
 
 def user_for_token(key: str):
-    """The active user the API token `key` belongs to; None for an unknown, revoked or
-    inactive user's token."""
+    """The active user the API token `key` belongs to; None for an unknown, expired or revoked
+    token, or an inactive user's."""
     if not key:
         return None
     try:
-        user, _token = TokenAuthentication().authenticate_credentials(key)
+        user, _token = TokenAuthentication().authenticate_credentials(key.encode())
     except exceptions.AuthenticationFailed:
         return None
     return user

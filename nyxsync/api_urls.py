@@ -4,9 +4,10 @@ Each operation is its own view class; `methods()` (projects.apis) puts the opera
 together (GET list + POST create on /projects/, ...).
 """
 
+from csp.decorators import csp_update
 from django.http import JsonResponse
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from embeddings import apis as embeddings_apis
 from nyxsync.api import methods
@@ -62,7 +63,10 @@ v1 = [
 urlpatterns = [
     path("v1/", include(v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # The script of Swagger UI comes from its own URL (?script), so the page needs no inline script.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    # Redoc builds its styles at run time (style elements) and shows its makers' logo from their
+    # site: both allowed on this page only.
+    path("redoc/", csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["https://cdn.redoc.ly"]})(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
     re_path(r"^.*$", not_found),
 ]

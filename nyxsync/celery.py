@@ -4,9 +4,20 @@ hooks its own worker signals (embeddings.apps warms the model)."""
 import os
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nyxsync.settings")
 
 app = Celery("nyxsync")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _longer_statements(**kwargs) -> None:
+    """A worker's statements (a large COPY, a swap of 100,000 chunks) may take longer than a web
+    request's (nyxsync.db.worker_statement_limit), in the worker and in each pool process."""
+    from nyxsync.db import worker_statement_limit
+
+    worker_statement_limit()

@@ -42,6 +42,8 @@ def as_migration_role(connection) -> Iterator[None]:
     saved = dict(connection.settings_dict)
     connection.close()
     connection.settings_dict.update({key: target[key] for key in ("USER", "PASSWORD", "HOST", "PORT") if target.get(key)})
+    # No statement limit for migrations: a concurrent index build of a large table takes minutes.
+    connection.settings_dict["OPTIONS"] = {**saved.get("OPTIONS", {}), "options": "-c statement_timeout=0"}
     try:
         yield
     finally:
@@ -65,3 +67,16 @@ def grant_to_app_role(connection) -> None:
         cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
         cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
         cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+
+
+def worker_statement_limit() -> None:
+    """Celery workers run statements longer than a web request's: NYXSYNC_WORKER_STATEMENT_TIMEOUT_SECONDS
+    on the connections they open from now on (one already open is closed, to reopen with it)."""
+    from django.conf import settings
+    from django.db import connections
+
+    connection = connections["default"]
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    options["options"] = f"-c statement_timeout={settings.NYXSYNC_WORKER_STATEMENT_TIMEOUT_SECONDS * 1000}"
+    if connection.connection is not None and not connection.in_atomic_block:
+        connection.close()

@@ -1,4 +1,8 @@
-"""/healthz: is each part this process depends on reachable? JSON; 200 if all are, else 503."""
+"""/healthz: is each part this process depends on reachable? JSON; 200 if all are, else 503.
+
+Everyone (a load balancer, a container probe) gets the status and `ok`; what each part said
+(versions, worker names, errors) only staff and requests from this host itself, whose address is
+loopback with no proxy in between."""
 
 import time
 
@@ -46,4 +50,15 @@ def healthz(request):
             report[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
         report[name]["ms"] = round((time.monotonic() - started) * 1000, 1)
     ok = all(part["ok"] for part in report.values())
-    return JsonResponse({"ok": ok, **report}, status=200 if ok else 503)
+    status = 200 if ok else 503
+    if not _may_see_details(request):
+        return JsonResponse({"ok": ok}, status=status)
+    return JsonResponse({"ok": ok, **report}, status=status)
+
+
+def _may_see_details(request) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_active and user.is_staff:
+        return True
+    local = request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
+    return local and "HTTP_X_FORWARDED_FOR" not in request.META and "HTTP_FORWARDED" not in request.META

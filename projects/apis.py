@@ -16,10 +16,12 @@ from django.urls import NoReverseMatch, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from nyxsync import api_tokens
 from nyxsync.api import (
     PROJECT_UUID,
     BaseApi,
@@ -54,15 +56,26 @@ def events_path(project: Project) -> str:
 
 
 class ApiTokenCreateApi(BaseApi):
-    """Create (or replace) your API token. The key is shown only in this answer."""
+    """Create (or replace) your API token. The key is shown only in this answer; the server keeps
+    a digest of it. Without `expires_in_days` it stays valid until revoked (or the deployment's
+    maximum age)."""
+
+    # A POST without a body (a browser form, `curl -X POST`) asks for a token without expiry.
+    parser_classes = (JSONParser, FormParser, MultiPartParser)
+
+    class InputSerializer(StrictSerializer):
+        expires_in_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=3650)
 
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField(source="key")
         created = serializers.DateTimeField()
+        expiry = serializers.DateTimeField(allow_null=True)
 
-    @extend_schema(request=None, responses={201: OutputSerializer, **error_responses(401)}, tags=["auth"])
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, **error_responses(400, 401)}, tags=["auth"])
     def post(self, request):
-        token = services.api_token_rotate(user=request.user)
+        data = self.InputSerializer(data=request.data.dict() if hasattr(request.data, "dict") else request.data)
+        data.is_valid(raise_exception=True)
+        token = api_tokens.api_token_issue(user=request.user, expires_in_days=data.validated_data.get("expires_in_days"))
         return Response(self.OutputSerializer(token).data, status=status.HTTP_201_CREATED)
 
 
@@ -71,7 +84,7 @@ class ApiTokenDeleteApi(BaseApi):
 
     @extend_schema(request=None, responses={204: None, **error_responses(401)}, tags=["auth"])
     def delete(self, request):
-        services.api_token_revoke(user=request.user)
+        api_tokens.api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

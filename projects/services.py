@@ -35,7 +35,7 @@ def project_create(*, owner, name: str, repository: str) -> Project:
         raise ProjectError(f"you already have a project named {name!r}") from exc
 
 
-# --- API and integrations (issue 5): rename, soft delete, webhook secret, API tokens ------------
+# --- API and integrations (issue 5): rename, soft delete, webhook secret ------------------------
 
 
 def project_rename(*, project: Project, name: str) -> Project:
@@ -60,25 +60,6 @@ def project_webhook_secret_rotate(*, project: Project) -> str:
     Project.objects.filter(pk=project.pk).update(webhook_secret=secret, updated_at=timezone.now())
     logger.info("project.webhook_secret.rotated", extra={"project_id": str(project.uuid)})
     return secret
-
-
-def api_token_rotate(*, user):
-    """The user's API token, replaced by a new one (the key is shown once by the caller)."""
-    from rest_framework.authtoken.models import Token
-
-    with transaction.atomic():
-        Token.objects.filter(user=user).delete()
-        token = Token.objects.create(user=user)
-    logger.info("api.token.rotated", extra={"user_id": user.pk})
-    return token
-
-
-def api_token_revoke(*, user) -> bool:
-    from rest_framework.authtoken.models import Token
-
-    deleted, _ = Token.objects.filter(user=user).delete()
-    logger.info("api.token.revoked", extra={"user_id": user.pk})
-    return bool(deleted)
 
 
 # --- members (issue 6) --------------------------------------------------------------------------

@@ -98,3 +98,11 @@ class VectorFactory(factory.django.DjangoModelFactory):
     model = factory.SubFactory(EmbeddingModelFactory)
     content_hash = factory.Sequence(lambda n: sha256(f"text {n}"))
     embedding = factory.Sequence(lambda n: unit_vector(n))
+
+
+def api_key_for(user) -> str:
+    """A new API token of `user` (its key; the database keeps a digest). Each call makes one
+    more, so every client of a test has a valid key of its own."""
+    from knox.models import AuthToken
+
+    return AuthToken.objects.create(user=user, expiry=None)[1]

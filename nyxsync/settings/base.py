@@ -5,6 +5,7 @@ its database (DEBUG off, secure cookies, no plain-text git hosts).
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -105,10 +106,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens, stored as hashes with an optional expiry (nyxsync.api_auth).
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_eventstream",
+    # Failed logins counted per username and address (pages and admin): AXES_* below.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -122,6 +126,14 @@ MIDDLEWARE = [
     "nyxsync.middleware.TenancyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username and address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "nyxsync.urls"
@@ -161,11 +173,18 @@ NYXSYNC_APP_DB_USER = DATABASES["default"].get("USER", "")
 # Whom the database acts for when no code said (nyxsync.tenancy): nobody, so a forgotten scope
 # shows no tenant's rows. manage.py commands act for the system unless given --as.
 NYXSYNC_TENANCY_DEFAULT = "nobody"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# A connection per request, closed at its end: under ASGI, requests run in threads of their own and
+# a kept connection outlives its thread (Django advises 0 there). Put a pooler (PgBouncer) in front
+# of a managed database rather than keeping connections here.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 # Connection and statement limits: a stuck query must not hang a request or a worker forever.
+# Celery workers allow longer statements (nyxsync.celery); migrations none (nyxsync.db).
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+NYXSYNC_STATEMENT_TIMEOUT_SECONDS = env.int("DATABASE_STATEMENT_TIMEOUT", default=30)
+NYXSYNC_WORKER_STATEMENT_TIMEOUT_SECONDS = env.int("DATABASE_WORKER_STATEMENT_TIMEOUT", default=600)
+DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={NYXSYNC_STATEMENT_TIMEOUT_SECONDS * 1000}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis: Celery broker and SSE fan-out -----------------------------------------------------
@@ -232,6 +251,43 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 
+# Content-Security-Policy (django-csp): scripts, styles and connections from this origin only
+# (pages, admin, SSE); nothing may frame the pages. The pages carry no inline script or style.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Login throttling (django-axes, failures kept in its table, listed in the admin): after
+# AXES_FAILURE_LIMIT failed logins of one username from one address, that pair is refused (429)
+# for AXES_COOLOFF_TIME; `manage.py axes_reset_username NAME` lifts it at once.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not recorded
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client's address: the connection's own, or the proxy's X-Forwarded-For behind one (never a
+# header a client could send straight to us).
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_VERBOSE = False
+
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -251,6 +307,10 @@ REST_FRAMEWORK = {
         "search": env.str("API_THROTTLE_SEARCH", default="120/minute"),
     },
 }
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; the key is shown once. No expiry
+# unless the client asks for one (or API_TOKEN_MAX_DAYS caps it).
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token", "AUTO_REFRESH": False}
+NYXSYNC_API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "nyxsync API",
     "DESCRIPTION": "Keep a codebase's embeddings in sync with its Git branches.",

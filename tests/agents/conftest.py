@@ -21,13 +21,13 @@ from django.conf import settings
 from django.core.cache import cache
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from rest_framework.authtoken.models import Token
 
 from nyxsync.management.commands.run import web_command
 from projects.models import Membership
 from syncs import services
 from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
+from tests.factories import api_key_for
 from tests.gitserver import free_port, wait_for_port
 from tests.workers import database_url
 
@@ -144,7 +144,7 @@ def _fresh_throttles():
 
 
 def token_of(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_key_for(user)
 
 
 def synced(project_sync) -> SyncRun:

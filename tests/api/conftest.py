@@ -2,11 +2,10 @@
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from syncs.models import ProjectSync, SyncRun
-from tests.factories import ProjectFactory, ProjectSyncFactory
+from tests.factories import ProjectFactory, ProjectSyncFactory, api_key_for
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +19,7 @@ def _fresh_throttles():
 def client_for(user=None) -> APIClient:
     client = APIClient()
     if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}")
     return client
 
 

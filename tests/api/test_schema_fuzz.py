@@ -11,7 +11,6 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -20,6 +19,7 @@ from nyxsync.api import ApiSchemaGenerator
 from projects.models import Project
 from projects.services import project_webhook_secret_rotate
 from syncs.models import ProjectSync, SyncRun
+from tests.factories import api_key_for
 
 MAX_EXAMPLES = 12
 SCHEMA_URL = "/api/schema/?format=json"
@@ -53,7 +53,7 @@ def fuzz_target(db, owner, github_api, settings):
     project_webhook_secret_rotate(project=project)
     run = SyncRun.objects.create(project_sync=project_sync, trigger=SyncRun.Trigger.API, status=SyncRun.Status.SUCCEEDED)
     github_api.add_repo("octo/fuzzed", branches={"main": "a" * 40, "dev": "b" * 40})
-    token = Token.objects.create(user=owner).key
+    token = api_key_for(owner)
     # As django.test.Client does: the WSGI handler must not close the test's connection (and its
     # transaction) at the end of each request.
     request_started.disconnect(close_old_connections)
