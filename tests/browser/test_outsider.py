@@ -39,7 +39,8 @@ def test_a_second_user_sees_nothing_of_the_first_users_project(new_page, celery_
         }""",
         str(project.uuid),
     )
-    page.wait_for_function("window.streamClosed === true")
+    # Polled from here: a predicate evaluated in the page would be refused by its Content-Security-Policy.
+    wait_for(lambda: page.evaluate("window.streamClosed === true"), what="the refused stream to close")
     run, _ = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.PAGE, requested_by=owner)
     wait_for(lambda: SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.SUCCEEDED).exists(), what="the owner's sync")
     assert page.evaluate("window.received") == []

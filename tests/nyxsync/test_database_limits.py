@@ -21,12 +21,13 @@ def test_app_connections_are_not_kept_and_have_a_statement_limit(settings):
 
 
 def test_a_statement_over_the_limit_is_cancelled_with_a_clear_error():
-    from django.db import OperationalError
+    from django.db import OperationalError, transaction
 
-    with connection.cursor() as cursor:
-        cursor.execute("SET statement_timeout = '50ms'")
-        with pytest.raises(OperationalError, match="canceling statement due to statement timeout"):
+    with pytest.raises(OperationalError, match="canceling statement due to statement timeout"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = '50ms'")  # the limit, made short for the test
             cursor.execute("SELECT pg_sleep(1)")
+    assert statement_timeout() == "30s"
 
 
 def test_migrations_run_without_a_statement_limit():
