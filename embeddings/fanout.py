@@ -24,8 +24,11 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 
 
-class BatchFailed(Exception):
-    """A batch failed on every attempt; the message is its last error."""
+class BatchFailed(EmbeddingError):
+    """A batch failed on every attempt; the message is its last error (the run's error shows it)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True)
 
 
 def worker_name() -> str:

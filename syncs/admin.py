@@ -70,13 +70,9 @@ def cancel_runs(modeladmin, request, runs) -> None:
         if not can_sync(request.user, run.project_sync.project):
             refused.append(run.project_sync)
             continue
-        run = services.sync_run_cancel(run)
-        if run.status == SyncRun.Status.CANCELLED:
-            cancelled.append(run.project_sync)
-        elif run.is_active:
-            requested.append(run.project_sync)
-        else:
-            finished.append(run.project_sync)
+        cancel = services.sync_run_cancel(run)
+        outcomes = {services.Cancel.CANCELLED: cancelled, services.Cancel.REQUESTED: requested, services.Cancel.FINISHED: finished}
+        outcomes[cancel.outcome].append(run.project_sync)
     if cancelled:
         modeladmin.message_user(request, f"Cancelled the waiting sync of {_names(cancelled)}.", messages.SUCCESS)
     if requested:

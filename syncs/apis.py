@@ -298,7 +298,7 @@ class SyncRunCancelApi(ProjectScopedApi):
         run = selectors.sync_run_of(self.project, run_uuid)
         if run is None:
             raise exceptions.NotFound("no such run")
-        if not run.is_active and run.status != SyncRun.Status.CANCELLED:
-            raise ApiError(f"the run has already finished ({run.status})", code="conflict", status_code=status.HTTP_409_CONFLICT)
-        run = services.sync_run_cancel(run)
-        return Response(SyncRunOutputSerializer(run).data)
+        cancel = services.sync_run_cancel(run)
+        if cancel.outcome == services.Cancel.FINISHED and cancel.run.status != SyncRun.Status.CANCELLED:
+            raise ApiError(f"the run has already finished ({cancel.run.status})", code="conflict", status_code=status.HTTP_409_CONFLICT)
+        return Response(SyncRunOutputSerializer(cancel.run).data)

@@ -41,19 +41,23 @@ class SyncBusy(Exception):
     """Another run of the same branch holds its lock; try again later."""
 
 
-def sync_run_execute(run_id: int) -> SyncRun:
+def sync_run_execute(run_id: int) -> SyncRun | None:
     """Run a queued SyncRun to its end. Returns the run in its final state (or as found, if it
-    was not queued any more). Raises SyncBusy if another run of the branch is running."""
+    was not queued any more; None if it went with its branch). Raises SyncBusy if another run
+    of the branch is running."""
     with tenancy.dangerously_as_system():  # only to learn which project the run belongs to
-        project_id = SyncRun.objects.filter(pk=run_id).values_list("project_sync__project_id", flat=True).get()
+        project_id = SyncRun.objects.filter(pk=run_id).values_list("project_sync__project_id", flat=True).first()
+    if project_id is None:  # removed with its branch (or purged) before its task arrived
+        logger.info("sync.run.gone", extra={"run_id": run_id})
+        return None
     # Everything else the run does, it does within its project (row-level security).
     with tenancy.acting_for_project(project_id):
         return _execute_within_project(run_id)
 
 
-def _execute_within_project(run_id: int) -> SyncRun:
-    run = SyncRun.objects.select_related("project_sync__project").get(pk=run_id)
-    if run.status != SyncRun.Status.QUEUED:
+def _execute_within_project(run_id: int) -> SyncRun | None:
+    run = SyncRun.objects.select_related("project_sync__project").filter(pk=run_id).first()
+    if run is None or run.status != SyncRun.Status.QUEUED:
         return run
     with project_sync_lock(run.project_sync_id) as acquired:
         if not acquired:
@@ -131,7 +135,10 @@ def _sync(run: SyncRun, progress: Progress) -> None:
     progress.phase(Phase.SWAP)
     progress.close_phase()
     runs.sync_run_swap(run, generation=generation, commit=commit, chunk_delta=new_chunks - run.chunks_deleted)
-    manifest_prune_retired(sync)
+    try:
+        manifest_prune_retired(sync)
+    except Exception:  # the run has succeeded: the next run prunes what is left
+        logger.warning("sync.prune.failed", extra={"run_id": str(run.uuid)}, exc_info=True)
 
 
 def _read_and_chunk(url: str, entries: list, progress: Progress) -> list:

@@ -5,6 +5,7 @@ status moves live in syncs.runs; the pipeline that runs a sync in syncs.pipeline
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -103,9 +104,21 @@ def _send_task(run: SyncRun) -> None:
     SyncRun.objects.filter(pk=run.pk).update(task_id=result.id)
 
 
-def sync_run_cancel(run: SyncRun) -> SyncRun:
+@dataclass(frozen=True)
+class Cancel:
+    """What a cancel did, for every door to say in its own words."""
+
+    CANCELLED = "cancelled"  # it was waiting: cancelled now
+    REQUESTED = "requested"  # it is running: it stops at its next checkpoint, keeping the live snapshot
+    FINISHED = "finished"  # it had ended already: nothing changed
+
+    run: SyncRun
+    outcome: str
+
+
+def sync_run_cancel(run: SyncRun) -> Cancel:
     """Cancel a run: a waiting one at once; a running one stops at its next checkpoint and
-    leaves the live snapshot as it was. Finished runs are returned unchanged."""
+    leaves the live snapshot as it was. Finished runs are left unchanged."""
     with transaction.atomic():
         if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
             status=SyncRun.Status.CANCELLED, finished_at=timezone.now(), cancel_requested_at=timezone.now()
@@ -119,7 +132,9 @@ def sync_run_cancel(run: SyncRun) -> SyncRun:
             )
             run.refresh_from_db()
     logger.info("sync.run.cancel_requested", extra={"run_id": str(run.uuid), "status": run.status})
-    return run
+    if run.status == SyncRun.Status.CANCELLED:
+        return Cancel(run, Cancel.CANCELLED)
+    return Cancel(run, Cancel.REQUESTED if run.is_active else Cancel.FINISHED)
 
 
 def sync_runs_sweep(*, lost_after_seconds: int = 120, redispatch_after_seconds: int = 600) -> dict[str, int]:

@@ -114,13 +114,13 @@ def run_cancel(request, run):
     project = run.project_sync.project
     if not can_sync(request.user, project):
         return _forbidden(request)
-    run = services.sync_run_cancel(run)
-    if run.status == SyncRun.Status.CANCELLED:
-        message = "Sync cancelled."
-    elif run.is_active:
-        message = "Cancel requested: the sync stops at its next checkpoint and keeps the live snapshot."
-    else:
-        message = f"This sync had already finished ({run.get_status_display().lower()})."
+    cancel = services.sync_run_cancel(run)
+    run = cancel.run
+    message = {
+        services.Cancel.CANCELLED: "Sync cancelled.",
+        services.Cancel.REQUESTED: "Cancel requested: the sync stops at its next checkpoint and keeps the live snapshot.",
+        services.Cancel.FINISHED: f"This sync had already finished ({run.get_status_display().lower()}).",
+    }[cancel.outcome]
     return _answer(request, run, message, project_uuid=project.uuid)
 
 

@@ -167,7 +167,7 @@ def test_a_waiting_run_is_cancelled_at_once(make_repo, link, git_cache, fast_mod
     repo = make_repo()
     repo.write("a.py", "x = 1\n").commit()
     run, _ = services.sync_run_enqueue(project_sync=link(repo), trigger=SyncRun.Trigger.COMMAND, dispatch=False)
-    run = services.sync_run_cancel(run)
+    run = services.sync_run_cancel(run).run
     assert run.status == SyncRun.Status.CANCELLED and run.finished_at
     from syncs.pipeline import sync_run_execute
 

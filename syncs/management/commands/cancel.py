@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from nyxsync.management.lookup import acting_from_options, add_as_argument
 from projects.permissions import can_sync
 from syncs.models import SyncRun
-from syncs.services import sync_run_cancel
+from syncs.services import Cancel, sync_run_cancel
 
 
 class Command(BaseCommand):
@@ -28,10 +28,10 @@ class Command(BaseCommand):
             raise CommandError(f"no sync run with id {options['run_id']!r}") from None
         if user is not None and not can_sync(user, run.project_sync.project):
             raise CommandError(f"{user.get_username()} may not cancel runs of project {run.project_sync.project.name!r}")
-        if not run.is_active:
-            raise CommandError(f"run {run.uuid} already ended: {run.status}")
-        run = sync_run_cancel(run)
-        if run.status == SyncRun.Status.CANCELLED:
+        cancel = sync_run_cancel(run)
+        if cancel.outcome == Cancel.FINISHED:
+            raise CommandError(f"run {run.uuid} already ended: {cancel.run.status}")
+        if cancel.outcome == Cancel.CANCELLED:
             self.stdout.write(f"Cancelled run {run.uuid}.")
         else:
             self.stdout.write(f"Asked run {run.uuid} to stop; it will end as cancelled at its next checkpoint.")
