@@ -44,16 +44,24 @@ def manifest_live(project_sync) -> dict[str, LiveFile]:
     return {path: LiveFile(pk, blob, reason) for path, pk, blob, reason in rows.iterator(chunk_size=5000)}
 
 
+def _delete_files(cursor, where: str, params: list) -> None:
+    """Delete the manifest rows `where` picks (SQL on embeddings_sourcefile), chunks first."""
+    cursor.execute(f"DELETE FROM embeddings_chunk WHERE file_id IN (SELECT id FROM embeddings_sourcefile WHERE {where})", params)
+    cursor.execute(f"DELETE FROM embeddings_sourcefile WHERE {where}", params)
+
+
+def manifest_delete(project_sync_ids: list[int]) -> None:
+    """Delete every file and chunk of these branches (they are being removed). Vectors are
+    shared by content hash and stay. Runs inside the caller's transaction."""
+    with connection.cursor() as cursor:
+        _delete_files(cursor, "project_sync_id = ANY(%s)", [list(project_sync_ids)])
+
+
 def manifest_clean_staged(project_sync) -> None:
     """Undo what an unfinished run staged beyond the live generation."""
     live = project_sync.live_generation
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM embeddings_chunk WHERE file_id IN "
-            "(SELECT id FROM embeddings_sourcefile WHERE project_sync_id = %s AND born_generation > %s)",
-            [project_sync.pk, live],
-        )
-        cursor.execute("DELETE FROM embeddings_sourcefile WHERE project_sync_id = %s AND born_generation > %s", [project_sync.pk, live])
+        _delete_files(cursor, "project_sync_id = %s AND born_generation > %s", [project_sync.pk, live])
         cursor.execute(
             "UPDATE embeddings_sourcefile SET retired_generation = NULL WHERE project_sync_id = %s AND retired_generation > %s",
             [project_sync.pk, live],
@@ -129,11 +137,4 @@ def manifest_prune_retired(project_sync) -> None:
     keeps them readable for any query that started before the swap."""
     live = project_sync.live_generation
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM embeddings_chunk WHERE file_id IN "
-            "(SELECT id FROM embeddings_sourcefile WHERE project_sync_id = %s AND retired_generation <= %s)",
-            [project_sync.pk, live],
-        )
-        cursor.execute(
-            "DELETE FROM embeddings_sourcefile WHERE project_sync_id = %s AND retired_generation <= %s", [project_sync.pk, live]
-        )
+        _delete_files(cursor, "project_sync_id = %s AND retired_generation <= %s", [project_sync.pk, live])

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from embeddings.manifest import manifest_delete
 from nyxsync.celery import app as celery_app
 from nyxsync.errors import DomainError
 from projects.models import Project
@@ -284,13 +285,9 @@ def _delete_project_syncs(project_syncs: list[ProjectSync]) -> None:
         for sync in project_syncs:
             sync_runs_mark_lost(sync)  # we hold the lock: a run still marked running lost its worker
         ids = [sync.pk for sync in project_syncs]
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic():
             # Waiting runs go with their branch: a task that arrives later finds no run and stops.
-            cursor.execute(
-                "DELETE FROM embeddings_chunk WHERE file_id IN (SELECT id FROM embeddings_sourcefile WHERE project_sync_id = ANY(%s))",
-                [ids],
-            )
-            cursor.execute("DELETE FROM embeddings_sourcefile WHERE project_sync_id = ANY(%s)", [ids])
+            manifest_delete(ids)
             SyncRun.objects.filter(project_sync_id__in=ids).delete()
             ProjectSync.objects.filter(pk__in=ids).delete()
             projects = {sync.project for sync in project_syncs}
