@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 import math
 
+from embeddings.backends import EmbeddingError
+from embeddings.live_files import live_file_text
+from embeddings.search import SearchError, search
 from nyxsync import tenancy
 from nyxsync.api import SearchThrottle, SyncTriggerThrottle, throttle_wait
 from projects import permissions
@@ -64,9 +67,6 @@ def search_code(
     path_glob: str | None = None,
     language: str | None = None,
 ) -> dict:
-    from embeddings.backends import EmbeddingError
-    from embeddings.search import SearchError, search
-
     with tenancy.acting_as(user):
         _throttle(user, SearchThrottle)
         refs = [project] if isinstance(project, str) else list(project or [])
@@ -144,8 +144,6 @@ def sync_run(user, *, project: str, run: str) -> dict:
 def read_file(
     user, *, project: str, branch: str, path: str, start_line: int = 1, end_line: int | None = None
 ) -> dict:
-    from embeddings.live_files import live_file_text
-
     with tenancy.acting_as(user):
         found = _project(user, project)
         project_sync = _branch(found, branch)

@@ -55,7 +55,6 @@ def test_it_acts_for_the_owner_of_the_token_in_the_environment(world):
     [
         ([], "", "say whom to act for: --as USERNAME, or an API token in $NYXSYNC_API_TOKEN"),
         ([], "not-a-token", "the API token in $NYXSYNC_API_TOKEN is invalid or revoked"),
-        (["--as", "nobody-here"], "", "no user named 'nobody-here'"),
     ],
 )
 def test_it_refuses_to_start_without_a_known_user(world, args, token, message):
