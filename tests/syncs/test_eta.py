@@ -1,4 +1,4 @@
-"""syncs.progress.eta_seconds_estimate: the remaining time of a run's phase from its stored
+"""syncs.selectors.eta_seconds_estimate: the remaining time of a run's phase from its stored
 counters, for readers away from the worker (the MCP door's sync_status)."""
 
 from datetime import timedelta
@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from syncs.models import SyncRun
-from syncs.progress import eta_seconds_estimate
+from syncs.selectors import eta_seconds_estimate
 from tests.factories import SyncRunFactory
 
 pytestmark = pytest.mark.django_db
