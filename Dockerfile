@@ -18,6 +18,8 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 COPY --from=static /build/vendor nyxsync/static/vendor
+# The int8 ONNX model, built from the bundled weights into the image (embeddings.backends.onnx_build).
+RUN python -m embeddings.backends.onnx_build
 RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --no-input \
     && useradd --create-home --uid 1000 nyxsync && chown -R nyxsync /app

@@ -35,6 +35,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@echo "Installing dependencies into $(VENV) (once; about a minute)..."
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@echo "Building the int8 ONNX model from the bundled weights (once per version; about 20 s)..."
+	$(PY) -m embeddings.backends.onnx_build
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

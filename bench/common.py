@@ -111,6 +111,20 @@ def git(*args: str) -> None:
     subprocess.run(["git", *args], check=True)
 
 
+def cpu_name() -> str:
+    """The CPU's model name as lscpu gives it, and whether it has AVX-512 (figures depend on both)."""
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown CPU"
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    name = fields.get("Model name", "unknown CPU").strip()
+    flags = fields.get("Flags", "").split()
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    vnni = ", VNNI" if {"avx512_vnni", "avx_vnni"} & set(flags) else ""
+    return f"{name} ({isa}{vnni})"
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]

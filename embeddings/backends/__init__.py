@@ -21,6 +21,7 @@ __all__ = ["EmbeddingBackend", "EmbeddingError", "available_models", "clear_cach
 # Model name -> the class that serves it (each has `from_settings(name)`).
 MODELS = {
     "all-MiniLM-L6-v2": "embeddings.backends.local.MiniLMBackend",
+    "all-MiniLM-L6-v2-int8": "embeddings.backends.onnxrt.MiniLMInt8Backend",
     "hashing-256": "embeddings.backends.hashing.HashingBackend",
 }
 # Any "openai:<model>" is served by an OpenAI-compatible endpoint (settings OPENAI_*).

