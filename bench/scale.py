@@ -173,7 +173,7 @@ def search_part(target: int, queries: int) -> None:
     hashes = list(texts)
     for start in range(0, len(hashes), 2000):
         batch = hashes[start : start + 2000]
-        vectors_write(model, batch, backend.embed([texts[h] for h in batch]))
+        vectors_write(model, batch, backend.embed([texts[h] for h in batch]), tenant_id=user.pk)
     print(f"  embedded and stored {len(hashes)} vectors in {time.monotonic() - started:.1f} s")
     started = time.monotonic()
     with connection.cursor() as cursor:

@@ -6,7 +6,9 @@ from embeddings.models import Chunk, EmbeddingModel, SourceFile, Vector
 
 
 class EstimatedCountPaginator(Paginator):
-    """Big tables: the planner's row estimate instead of a full COUNT(*) (healthchecks' PingsPaginator)."""
+    """Big tables: the planner's row estimate instead of a full COUNT(*) (healthchecks' PingsPaginator).
+    The estimate counts every tenant's rows, so only superusers get it (`ReadOnlyAdmin.get_paginator`);
+    other staff count the rows row-level security shows them."""
 
     @cached_property
     def count(self):
@@ -32,6 +34,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = self.paginator if request.user.is_superuser else Paginator
+        return paginator(queryset, per_page, orphans, allow_empty_first_page)
 
 
 @admin.register(EmbeddingModel)
@@ -60,13 +66,25 @@ class ChunkAdmin(ReadOnlyAdmin):
 
 @admin.register(Vector)
 class VectorAdmin(ReadOnlyAdmin):
-    list_display = ["content_hash", "model", "created_at"]
+    """Superusers only: vectors carry no project, and their counts, hashes and dates across
+    tenants would tell one tenant's staff what the others hold."""
+
+    list_display = ["content_hash", "model", "tenant_id", "created_at"]
     list_filter = ["model"]
     search_fields = ["content_hash"]
     list_select_related = ["model"]
-    exclude = ["embedding"]  # 384 floats are not for reading
+    exclude = ["embedding", "tenant"]  # 384 floats are not for reading; the tenant is shown by id
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)  # read-only fields: "change" only shows
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields if field.name != "embedding"]
+        return ["tenant_id", *(field.name for field in self.model._meta.fields if field.name not in ("embedding", "tenant"))]

@@ -27,28 +27,31 @@ class BackfillResult:
     embedded: int = 0
 
 
-def missing_vectors(*, project_id: int | None = None) -> dict[str, dict[str, str]]:
-    """model name -> {content hash: text} of live chunks whose vector is missing or empty."""
+def missing_vectors(*, project_id: int | None = None) -> dict[tuple[str, int], dict[str, str]]:
+    """(model name, tenant) -> {content hash: text} of live chunks whose vector is missing or
+    empty in their project's tenant (embeddings.vectors)."""
     where, params = ("AND ps.project_id = %s", [project_id]) if project_id else ("", [])
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT DISTINCT ON (ps.embedding_model, c.content_hash) ps.embedding_model, c.content_hash, c.text
+            SELECT DISTINCT ON (ps.embedding_model, p.owner_id, c.content_hash) ps.embedding_model, p.owner_id, c.content_hash, c.text
             FROM project_syncs ps
+            JOIN projects_project p ON p.id = ps.project_id
             JOIN embeddings_sourcefile f ON f.project_sync_id = ps.id AND {LIVE_FILE_SQL}
             JOIN embeddings_chunk c ON c.file_id = f.id
             LEFT JOIN embeddings_embeddingmodel m ON m.name = ps.embedding_model
             WHERE ps.live_generation > 0 {where}
               AND NOT EXISTS (
                   SELECT 1 FROM embeddings_vector v
-                  WHERE v.model_id = m.id AND v.content_hash = c.content_hash AND v.embedding IS NOT NULL
+                  WHERE v.model_id = m.id AND v.tenant_id = p.owner_id AND v.content_hash = c.content_hash
+                    AND v.embedding IS NOT NULL
               )
             """,
             params,
         )
-        missing: dict[str, dict[str, str]] = {}
-        for model, content_hash, text in cursor.fetchall():
-            missing.setdefault(model, {})[content_hash] = text
+        missing: dict[tuple[str, int], dict[str, str]] = {}
+        for model, tenant_id, content_hash, text in cursor.fetchall():
+            missing.setdefault((model, tenant_id), {})[content_hash] = text
     return missing
 
 
@@ -56,23 +59,30 @@ def backfill(*, project_id: int | None = None, dry_run: bool = False, on_progres
     """Embed what is missing; `on_progress(done, total)` after each stored batch."""
     from embeddings.backends import get_backend
     from embeddings.backends.base import batched
-    from embeddings.vectors import embedding_model_register, vector_index_ensure, vectors_write
+    from embeddings.vectors import embedding_model_register, vector_index_ensure, vectors_copy_from_other_tenants, vectors_write
 
     with _single_backfill():
         missing = missing_vectors(project_id=project_id)
-        result = BackfillResult(missing={model: len(texts) for model, texts in missing.items()})
+        result = BackfillResult()
+        for (model_name, _tenant), texts in missing.items():
+            result.missing[model_name] = result.missing.get(model_name, 0) + len(texts)
         if dry_run:
             return result
         total = sum(result.missing.values())
-        for model_name, texts in missing.items():
+        done = 0
+        for (model_name, tenant_id), texts in missing.items():
             backend = get_backend(model_name)
             model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
             vector_index_ensure(model)  # a column recreated by hand lost its index too
-            for batch in batched(sorted(texts, key=lambda h: len(texts[h])), backend.max_batch):
-                vectors_write(model, batch, backend.embed([texts[h] for h in batch]))
+            copied = vectors_copy_from_other_tenants(model, texts, tenant_id=tenant_id)
+            done += len(copied)
+            todo = sorted((h for h in texts if h not in copied), key=lambda h: len(texts[h]))
+            for batch in batched(todo, backend.max_batch):
+                vectors_write(model, batch, backend.embed([texts[h] for h in batch]), tenant_id=tenant_id)
                 result.embedded += len(batch)
+                done += len(batch)
                 if on_progress:
-                    on_progress(result.embedded, total)
+                    on_progress(done, total)
     logger.info("embeddings.backfill.finished", extra={"embedded": result.embedded, "project_id": project_id})
     return result
 

@@ -2,7 +2,7 @@
 Postgres (EmbedBatch); the run's own worker and helper tasks on any other worker pull batches
 until none is left. A claim is a lease: a worker that dies holding one lets it lapse, and
 another takes the batch. Vectors are stored per batch as they come, so nothing done is lost,
-and the unique (model, hash) key keeps one vector per chunk whatever happens twice."""
+and the unique (model, tenant, hash) key keeps one vector per chunk whatever happens twice."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from embeddings.backends import EmbeddingError
 from embeddings.models import EmbedBatch, EmbeddingModel
-from embeddings.vectors import hashes_with_vectors, vectors_write
+from embeddings.vectors import hashes_with_vectors, vector_tenant, vectors_write
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -67,18 +67,19 @@ def batch_claim(run_id: int) -> EmbedBatch | None:
             [worker_name(), run_id, MAX_ATTEMPTS, lease],
         )
         row = cursor.fetchone()
-    return EmbedBatch.objects.select_related("model").get(pk=row[0]) if row else None
+    return EmbedBatch.objects.select_related("model", "run__project_sync__project").get(pk=row[0]) if row else None
 
 
 def batch_process(batch: EmbedBatch, backend) -> int:
     """Embed what the batch still lacks and store it; returns how many vectors were stored.
     Texts come from any chunk with the hash (the run staged its chunks before embedding)."""
     try:
-        stored_already = hashes_with_vectors(batch.model, batch.content_hashes)  # one query for the whole batch
+        tenant_id = vector_tenant(batch.run.project_sync.project)
+        stored_already = hashes_with_vectors(batch.model, batch.content_hashes, tenant_id=tenant_id)  # one query for the whole batch
         missing = [h for h in batch.content_hashes if h not in stored_already]
-        texts = _texts(missing)
+        texts = _texts(batch.run.project_sync.project_id, missing)
         hashes = [h for h in missing if h in texts]
-        stored = vectors_write(batch.model, hashes, backend.embed([texts[h] for h in hashes])) if hashes else 0
+        stored = vectors_write(batch.model, hashes, backend.embed([texts[h] for h in hashes]), tenant_id=tenant_id) if hashes else 0
     except Exception as exc:
         # Release the batch for another attempt (by anyone); the run fails after MAX_ATTEMPTS.
         EmbedBatch.objects.filter(pk=batch.pk).update(claimed_at=None, error=f"{type(exc).__name__}: {exc}"[:2000])
@@ -88,13 +89,13 @@ def batch_process(batch: EmbedBatch, backend) -> int:
     return stored
 
 
-def _texts(hashes: list[str]) -> dict[str, str]:
+def _texts(project_id: int, hashes: list[str]) -> dict[str, str]:
     if not hashes:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT ON (content_hash) content_hash, text FROM embeddings_chunk WHERE content_hash = ANY(%s)",
-            [hashes],
+            "SELECT DISTINCT ON (content_hash) content_hash, text FROM embeddings_chunk WHERE project_id = %s AND content_hash = ANY(%s)",
+            [project_id, hashes],
         )
         return dict(cursor.fetchall())
 

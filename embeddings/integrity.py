@@ -6,9 +6,9 @@ A report has one entry ("scope") per
   (id <= its watermark): new rows are not a change, a deleted or altered one is;
 - other vector column anywhere in the schema (one added by hand, as in the incident that started
   nyxsync): all of its non-null values, compared exactly;
-- project and model: the vectors of the project's live snapshots and how many of their chunks
-  have none ("missing"). Syncs change these legitimately; a comparison fails only if more live
-  chunks lack a vector than before.
+- project and model: the vectors of the project's live snapshots (its owner's: vectors belong to
+  tenants) and how many of their chunks have none ("missing"). Syncs change these legitimately;
+  a comparison fails only if more live chunks lack a vector than before.
 
 Checksums are order-independent sums of md5 prefixes of each vector's binary form, computed in
 the database without moving vectors to Python.
@@ -77,8 +77,19 @@ def take_report(using: str = "default", *, watermarks: dict[str, int] | None = N
     has_vectors = any((table, column) == ("embeddings_vector", "embedding") for table, column, _ in columns)
     scopes = _model_scopes(using, watermarks, has_vectors)
     scopes += _column_scopes(using, columns)
-    scopes += _project_scopes(using, has_vectors)
+    scopes += _project_scopes(using, has_vectors, _has_tenants(using))
     return scopes
+
+
+def _has_tenants(using: str) -> bool:
+    """Whether vectors are keyed by tenant yet (migration embeddings.0008): a report taken by
+    `migrate` before it ran reads the schema of before."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'embeddings_vector' AND column_name = 'tenant_id'"
+        )
+        return cursor.fetchone() is not None
 
 
 _VECTOR_ROW = "convert_to(v.content_hash, 'UTF8') || vector_send(v.embedding)"
@@ -124,12 +135,15 @@ def _column_scopes(using: str, columns: list[tuple[str, str, str]]) -> list[Scop
     return scopes
 
 
-def _project_scopes(using: str, has_vectors: bool) -> list[Scope]:
+def _project_scopes(using: str, has_vectors: bool, has_tenants: bool) -> list[Scope]:
     from embeddings.snapshot import LIVE_FILE_SQL
 
     checksum = _CHECKSUM.format(row=_VECTOR_ROW) if has_vectors else "'0'"
+    # A project's chunks are served by its owner's vectors (embeddings.vectors); before tenants,
+    # by the one vector of each hash.
+    tenant = "AND v.tenant_id = p.owner_id" if has_tenants else ""
     vector_join = (
-        "LEFT JOIN embeddings_vector v ON v.model_id = m.id AND v.content_hash = live.content_hash"
+        f"LEFT JOIN embeddings_vector v ON v.model_id = m.id AND v.content_hash = live.content_hash {tenant}"
         if has_vectors
         else "LEFT JOIN (SELECT NULL::vector AS embedding) v ON false"
     )

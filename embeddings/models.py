@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from pgvector.django import VectorField
@@ -20,11 +21,24 @@ class EmbeddingModel(models.Model):
 
 
 class Vector(models.Model):
-    """One vector per (model, content hash), shared by every chunk with that content, in any file,
-    branch or project. Written as soon as it is computed, so no embedding work is ever lost."""
+    """One vector per (model, tenant, content hash), shared by every chunk of the tenant's
+    projects with that content, in any file or branch. Written as soon as it is computed, so no
+    embedding work is ever lost.
+
+    A tenant is a project's owner: vectors are shared within a tenant (an owner and its
+    projects), never looked up across tenants, so nothing a run reports (chunks embedded or
+    reused, the embed phase's total) depends on another tenant's data. Only when the operator
+    turns on NYXSYNC_SHARE_VECTORS_ACROSS_TENANTS does a run copy another tenant's vector of the
+    same text instead of embedding it (embeddings.vectors)."""
 
     # db_index=False here and below: a composite index that starts with the column serves it.
     model = models.ForeignKey(EmbeddingModel, on_delete=models.PROTECT, related_name="vectors", db_index=False)
+    # The owner of the projects the vector serves; 0 for vectors no project used when tenants
+    # were introduced (garbage collection takes them). No database constraint: a vector outlives
+    # its projects until collected, and must never block deleting a user.
+    tenant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
     # sha256 hex of the chunk text that was embedded.
     content_hash = models.CharField(max_length=64)
     # No fixed dimension: rows of one model share theirs; indexes cast to it (see EmbeddingModel).
@@ -33,12 +47,12 @@ class Vector(models.Model):
 
     class Meta:
         constraints = [
-            # Lookup of existing vectors by (model, hash) before embedding.
-            models.UniqueConstraint(fields=["model", "content_hash"], name="vector_unique_model_hash"),
+            # A tenant's vectors by hash: the lookup before embedding, search's chunk -> vector join.
+            models.UniqueConstraint(fields=["model", "tenant", "content_hash"], name="vector_unique_model_tenant_hash"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.model_id}:{self.content_hash[:12]}"
+        return f"{self.model_id}:{self.tenant_id}:{self.content_hash[:12]}"
 
 
 class SourceFile(models.Model):

@@ -212,6 +212,7 @@ class _Scope:
                 "JOIN embeddings_chunk c ON c.content_hash = v.content_hash "
                 "JOIN embeddings_sourcefile f ON f.id = c.file_id "
                 f"JOIN project_syncs ps ON ps.id = f.project_sync_id AND {LIVE_FILE_SQL} "
+                "JOIN projects_project p ON p.id = ps.project_id AND p.owner_id = v.tenant_id "
                 f"{where} AND v.model_id = {model_id} ORDER BY {order} LIMIT %s",
                 [self.literal, *params, self.literal, limit],
             )
@@ -284,7 +285,9 @@ class _Scope:
                 FROM embeddings_chunk c
                 JOIN embeddings_sourcefile f ON f.id = c.file_id
                 JOIN project_syncs ps ON ps.id = f.project_sync_id
-                LEFT JOIN embeddings_vector v ON v.model_id = {int(self.model.pk)} AND v.content_hash = c.content_hash
+                JOIN projects_project p ON p.id = ps.project_id
+                LEFT JOIN embeddings_vector v
+                       ON v.model_id = {int(self.model.pk)} AND v.tenant_id = p.owner_id AND v.content_hash = c.content_hash
                 WHERE c.id = ANY(%s)
                 """,
                 [self.literal, chunk_ids],

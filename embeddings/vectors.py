@@ -1,8 +1,11 @@
-"""The vector store: one row per (model, content hash), written as soon as it is computed.
+"""The vector store: one row per (model, tenant, content hash), written as soon as it is computed.
 
-Identical content anywhere (another file, branch or project) maps to the same row, so it is
-embedded once. Rows are never updated; a model is never mixed with another (partial HNSW index
-per model, see EmbeddingModel)."""
+Identical content anywhere in a tenant's projects (another file, branch or project of the same
+owner) maps to the same row, so it is embedded once. Another tenant's rows are never looked at,
+so what a run embeds or reuses tells its tenant nothing about anyone else's code; only where the
+operator turns on NYXSYNC_SHARE_VECTORS_ACROSS_TENANTS are they copied instead of embedding the
+same text again (`vectors_copy_from_other_tenants`). Rows are never updated; a model is never
+mixed with another (partial HNSW index per model, see EmbeddingModel)."""
 
 from __future__ import annotations
 
@@ -10,9 +13,11 @@ import logging
 from collections.abc import Iterable
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 
 from embeddings.models import EmbeddingModel
+from nyxsync import tenancy
 from nyxsync.db import index_build, index_exists
 
 logger = logging.getLogger(__name__)
@@ -58,23 +63,58 @@ def vector_indexes_ensure() -> list[str]:
     return [model.name for model in EmbeddingModel.objects.order_by("pk") if vector_index_ensure(model)]
 
 
-def hashes_with_vectors(model: EmbeddingModel, hashes: Iterable[str]) -> set[str]:
-    """Which of `hashes` already have a vector for `model`."""
+def vector_tenant(project) -> int:
+    """The tenant whose vectors serve `project`'s chunks: its owner."""
+    return int(project.owner_id)
+
+
+def hashes_with_vectors(model: EmbeddingModel, hashes: Iterable[str], *, tenant_id: int) -> set[str]:
+    """Which of `hashes` already have a vector for `model` in the tenant's store."""
     hashes = list(set(hashes))
     found: set[str] = set()
     with connection.cursor() as cursor:
         for start in range(0, len(hashes), 10_000):
             cursor.execute(
-                "SELECT content_hash FROM embeddings_vector WHERE model_id = %s AND content_hash = ANY(%s) AND embedding IS NOT NULL",
-                [model.pk, hashes[start : start + 10_000]],
+                "SELECT content_hash FROM embeddings_vector "
+                "WHERE model_id = %s AND tenant_id = %s AND content_hash = ANY(%s) AND embedding IS NOT NULL",
+                [model.pk, tenant_id, hashes[start : start + 10_000]],
             )
             found.update(row[0] for row in cursor.fetchall())
     return found
 
 
-def vectors_write(model: EmbeddingModel, hashes: list[str], embeddings: np.ndarray) -> int:
-    """Store vectors in one short transaction (binary COPY into a temp table, then an insert
-    that skips hashes another worker stored meanwhile). Returns how many rows were new."""
+def vectors_copy_from_other_tenants(model: EmbeddingModel, hashes: Iterable[str], *, tenant_id: int) -> set[str]:
+    """Where the operator shares vectors across tenants: copy into the tenant's store another
+    tenant's vector of each of `hashes` that has one; returns the hashes copied. Without that
+    setting, nothing (and no other tenant's row is read)."""
+    hashes = list(set(hashes))
+    if not settings.NYXSYNC_SHARE_VECTORS_ACROSS_TENANTS or not hashes:
+        return set()
+    copied: set[str] = set()
+    # Other tenants' rows are out of the run's sight (row-level security): this read is the one
+    # the operator allowed, so it is done as the system, and only here.
+    with tenancy.dangerously_as_system(), transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(hashes), 10_000):
+            cursor.execute(
+                """
+                INSERT INTO embeddings_vector (model_id, tenant_id, content_hash, embedding, created_at)
+                SELECT DISTINCT ON (content_hash) model_id, %s, content_hash, embedding, now()
+                FROM embeddings_vector
+                WHERE model_id = %s AND content_hash = ANY(%s) AND tenant_id <> %s AND embedding IS NOT NULL
+                ORDER BY content_hash, id
+                ON CONFLICT (model_id, tenant_id, content_hash) DO NOTHING
+                RETURNING content_hash
+                """,
+                [tenant_id, model.pk, hashes[start : start + 10_000], tenant_id],
+            )
+            copied.update(row[0] for row in cursor.fetchall())
+    return copied
+
+
+def vectors_write(model: EmbeddingModel, hashes: list[str], embeddings: np.ndarray, *, tenant_id: int) -> int:
+    """Store vectors in the tenant's store in one short transaction (binary COPY into a temp
+    table, then an insert that skips hashes another worker stored meanwhile). Returns how many
+    rows were new."""
     if len(hashes) != len(embeddings):
         raise ValueError("one vector per hash")
     if not hashes:
@@ -91,12 +131,12 @@ def vectors_write(model: EmbeddingModel, hashes: list[str], embeddings: np.ndarr
             for content_hash, vector in zip(hashes, embeddings, strict=True):
                 copy.write_row((content_hash, np.asarray(vector, dtype=np.float32)))
         cursor.execute(
-            "INSERT INTO embeddings_vector (model_id, content_hash, embedding, created_at) "
-            "SELECT %s, content_hash, embedding, now() FROM incoming_vectors "
+            "INSERT INTO embeddings_vector (model_id, tenant_id, content_hash, embedding, created_at) "
+            "SELECT %s, %s, content_hash, embedding, now() FROM incoming_vectors "
             # A row whose vector is gone (a column recreated by hand) gets it back; others stay as they are.
-            "ON CONFLICT (model_id, content_hash) DO UPDATE SET embedding = EXCLUDED.embedding "
+            "ON CONFLICT (model_id, tenant_id, content_hash) DO UPDATE SET embedding = EXCLUDED.embedding "
             "WHERE embeddings_vector.embedding IS NULL",
-            [model.pk],
+            [model.pk, tenant_id],
         )
         return cursor.rowcount
 
@@ -112,12 +152,14 @@ def _register_vector_type() -> None:
 
 
 def vectors_collect_garbage(*, older_than_days: float = 7, dry_run: bool = False, batch: int = 10_000) -> int:
-    """Delete vectors no chunk refers to any more (in any branch, snapshot or model), created more
-    than `older_than_days` ago. A vector a chunk refers to is never touched, so no read can lose
-    one; the grace period covers a run that has stored vectors and not yet staged their chunks."""
+    """Delete vectors no chunk of their tenant refers to any more (in any branch, snapshot or
+    model), created more than `older_than_days` ago. A vector a chunk refers to is never touched,
+    so no read can lose one; the grace period covers a run that has stored vectors and not yet
+    staged their chunks."""
     where = (
         "v.created_at < now() - make_interval(secs => %s) "
-        "AND NOT EXISTS (SELECT 1 FROM embeddings_chunk c WHERE c.content_hash = v.content_hash)"
+        "AND NOT EXISTS (SELECT 1 FROM embeddings_chunk c JOIN projects_project p ON p.id = c.project_id "
+        "WHERE c.content_hash = v.content_hash AND p.owner_id = v.tenant_id)"
     )
     params = [older_than_days * 86400]
     with connection.cursor() as cursor:

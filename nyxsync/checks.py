@@ -6,7 +6,7 @@ from django.db import connections
 
 PROTECTED_TABLES = [
     "projects_project", "projects_membership", "projects_webhookdelivery", "project_syncs",
-    "syncs_syncrun", "embeddings_sourcefile", "embeddings_chunk", "embeddings_embedbatch",
+    "syncs_syncrun", "embeddings_sourcefile", "embeddings_chunk", "embeddings_embedbatch", "embeddings_vector",
 ]
 
 

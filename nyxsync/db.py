@@ -15,14 +15,14 @@ def index_exists(cursor, name: str) -> bool | None:
     return None if row is None else row[0]
 
 
-def index_build(cursor, name: str, definition: str, *, concurrently: bool = True) -> None:
-    """CREATE INDEX name `definition` ("ON table USING ..."), CONCURRENTLY unless told otherwise
-    (inside a transaction it cannot be). An invalid index left by a killed concurrent build is
-    dropped first: IF NOT EXISTS would keep it, and it serves no query."""
+def index_build(cursor, name: str, definition: str, *, concurrently: bool = True, unique: bool = False) -> None:
+    """CREATE [UNIQUE] INDEX name `definition` ("ON table USING ..."), CONCURRENTLY unless told
+    otherwise (inside a transaction it cannot be). An invalid index left by a killed concurrent
+    build is dropped first: IF NOT EXISTS would keep it, and it serves no query."""
     how = "CONCURRENTLY" if concurrently else ""
     if index_exists(cursor, name) is False:
         cursor.execute(f"DROP INDEX {how} {name}")
-    cursor.execute(f"CREATE INDEX {how} IF NOT EXISTS {name} {definition}")
+    cursor.execute(f"CREATE {'UNIQUE ' if unique else ''}INDEX {how} IF NOT EXISTS {name} {definition}")
 
 
 def index_drop(cursor, name: str, *, concurrently: bool = True) -> None:

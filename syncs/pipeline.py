@@ -22,7 +22,13 @@ from embeddings.backends.base import batched
 from embeddings.chunking import chunk_text
 from embeddings.manifest import manifest_clean_staged, manifest_live, manifest_prune_retired, manifest_stage
 from embeddings.snapshot import LIVE_FILE_SQL
-from embeddings.vectors import embedding_model_register, hashes_with_vectors, vectors_write
+from embeddings.vectors import (
+    embedding_model_register,
+    hashes_with_vectors,
+    vector_tenant,
+    vectors_copy_from_other_tenants,
+    vectors_write,
+)
 from nyxsync import tenancy
 from nyxsync.celery import app as celery_app
 from repositories import git
@@ -157,18 +163,23 @@ def _read_and_chunk(url: str, entries: list, progress: Progress) -> list:
 
 
 def _embed(run: SyncRun, texts: dict[str, str], progress: Progress) -> None:
-    """Embed the texts whose (model, hash) has no vector yet, storing each batch at once; large
-    work is shared with other workers (embeddings.fanout)."""
+    """Embed the texts whose (model, hash) has no vector in the project's tenant yet, storing
+    each batch at once; large work is shared with other workers (embeddings.fanout). Only the
+    tenant's own vectors count, so the counters and the phase's total tell the tenant nothing
+    about anyone else (unless the operator shares vectors across tenants)."""
     backend = get_backend(run.embedding_model)
     model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
+    tenant_id = vector_tenant(run.project_sync.project)
+    missing = set(texts) - hashes_with_vectors(model, texts, tenant_id=tenant_id)
+    missing -= vectors_copy_from_other_tenants(model, missing, tenant_id=tenant_id)
     # Batches of similar lengths waste less padding in the model.
-    missing = sorted(set(texts) - hashes_with_vectors(model, texts), key=lambda content_hash: (len(texts[content_hash]), content_hash))
+    missing = sorted(missing, key=lambda content_hash: (len(texts[content_hash]), content_hash))
     progress.phase(Phase.EMBED, total=len(missing))
     if len(missing) >= backend.max_batch * settings.NYXSYNC_FANOUT_MIN_BATCHES and settings.NYXSYNC_FANOUT_HELPERS:
         _embed_fanned_out(run, model, backend, missing, progress)
     else:
         for batch in batched(missing, backend.max_batch):
-            vectors_write(model, batch, backend.embed([texts[content_hash] for content_hash in batch]))
+            vectors_write(model, batch, backend.embed([texts[content_hash] for content_hash in batch]), tenant_id=tenant_id)
             progress.advance(len(batch))
     run.chunks_embedded = len(missing)
 

@@ -96,6 +96,7 @@ class VectorFactory(factory.django.DjangoModelFactory):
         model = Vector
 
     model = factory.SubFactory(EmbeddingModelFactory)
+    tenant = factory.SubFactory(UserFactory)  # pass a chunk's project owner for the vector to serve it
     content_hash = factory.Sequence(lambda n: sha256(f"text {n}"))
     embedding = factory.Sequence(lambda n: unit_vector(n))
 

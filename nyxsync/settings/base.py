@@ -373,6 +373,11 @@ NYXSYNC_WARM_MODEL_ON_START = env.bool("NYXSYNC_WARM_MODEL_ON_START", default=Tr
 NYXSYNC_FANOUT_MIN_BATCHES = env.int("NYXSYNC_FANOUT_MIN_BATCHES", default=4)
 NYXSYNC_FANOUT_HELPERS = env.int("NYXSYNC_FANOUT_HELPERS", default=4)
 NYXSYNC_FANOUT_LEASE_SECONDS = env.int("NYXSYNC_FANOUT_LEASE_SECONDS", default=120)
+# Vectors are shared within a tenant (a project owner and its projects). True: a run may also
+# copy another tenant's vector of the same text instead of embedding it, which saves model time
+# but lets a run's counters (chunks embedded, reused) tell a tenant whether anyone else holds a
+# text. Only for a deployment whose tenants trust each other (one company, say).
+NYXSYNC_SHARE_VECTORS_ACROSS_TENANTS = env.bool("NYXSYNC_SHARE_VECTORS_ACROSS_TENANTS", default=False)
 # Search (embeddings.search): scopes up to this many chunks are scanned exactly; larger ones go
 # through the HNSW index, with this ef_search (higher: better recall, slower).
 NYXSYNC_SEARCH_EXACT_MAX_CHUNKS = env.int("NYXSYNC_SEARCH_EXACT_MAX_CHUNKS", default=5_000)

@@ -18,7 +18,7 @@ def synced_project(db):
     file = SourceFileFactory(project_sync=sync, born_generation=1)
     chunks = ChunkFactory.create_batch(3, file=file)
     for chunk in chunks:
-        VectorFactory(model=model, content_hash=chunk.content_hash)
+        VectorFactory(model=model, content_hash=chunk.content_hash, tenant=sync.project.owner)
     return sync
 
 

@@ -106,18 +106,22 @@ def test_a_rename_embeds_nothing_and_a_deletion_removes_chunks(make_repo, link, 
     assert set(SourceFile.objects.filter(project_sync=sync).values_list("path", flat=True)) == {"pkg/renamed.py"}
 
 
-def test_the_same_content_in_two_projects_is_embedded_once(make_repo, link, sync_now, django_user_model):
+def test_the_same_content_in_two_projects_of_one_owner_is_embedded_once(make_repo, link, sync_now, django_user_model):
     content = "def shared_helper(value):\n    return value * 2\n"
-    first_repo, second_repo = make_repo(), make_repo()
+    first_repo, second_repo, third_repo = make_repo(), make_repo(), make_repo()
     first_repo.write("a.py", content).commit()
     second_repo.write("lib/copy_of_a.py", content).commit()
+    third_repo.write("b.py", content).commit()
     stranger = django_user_model.objects.create_user("stranger")
 
     first = sync_now(link(first_repo))
-    second = sync_now(link(second_repo, user=stranger))
+    second = sync_now(link(second_repo))
+    # Another tenant's run tells it nothing of the owner's code (tests/embeddings/test_tenant_vectors.py).
+    third = sync_now(link(third_repo, user=stranger))
 
     assert (first.chunks_embedded, second.chunks_embedded, second.chunks_reused) == (1, 0, 1)
-    assert Vector.objects.count() == 1
+    assert (third.chunks_embedded, third.chunks_reused) == (1, 0)
+    assert Vector.objects.count() == 2
 
 
 def test_a_noop_sync_is_up_to_date_and_does_no_work(make_repo, link, sync_now):

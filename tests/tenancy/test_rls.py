@@ -113,3 +113,27 @@ def test_the_app_role_bypasses_nothing_and_every_table_forces_the_policies(db):
         ).fetchall()
     assert {row[0] for row in forced} == set(PROTECTED_TABLES)
     assert check_row_level_security(None, databases=["default"]) == []
+
+
+def test_vectors_are_visible_to_their_tenant_only_and_written_into_its_own_store(tenants):
+    alice, bob = tenants["alice"], tenants["bob"]
+
+    def tenants_seen(conn) -> set[int]:
+        return {row[0] for row in conn.execute("SELECT DISTINCT tenant_id FROM embeddings_vector").fetchall()}
+
+    with as_app_role(user_id=alice.pk) as conn:
+        assert tenants_seen(conn) == {alice.pk}
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            conn.execute(
+                "INSERT INTO embeddings_vector (model_id, tenant_id, content_hash, embedding, created_at) "
+                "SELECT model_id, %s, 'planted', embedding, now() FROM embeddings_vector LIMIT 1",
+                [bob.pk],
+            )
+    with as_app_role(user_id=tenants["viewer"].pk) as conn:
+        assert tenants_seen(conn) == {alice.pk}  # a member of one of alice's projects
+    with as_app_role(project_id=tenants["projects"]["bob"].pk) as conn:
+        assert tenants_seen(conn) == {bob.pk}
+    with as_app_role() as conn:
+        assert tenants_seen(conn) == set()
+    with as_app_role(system="on") as conn:
+        assert tenants_seen(conn) == {alice.pk, bob.pk}
