@@ -59,7 +59,12 @@ def backfill(*, project_id: int | None = None, dry_run: bool = False, on_progres
     """Embed what is missing; `on_progress(done, total)` after each stored batch."""
     from embeddings.backends import get_backend
     from embeddings.backends.base import batched
-    from embeddings.vectors import embedding_model_register, vector_index_ensure, vectors_copy_from_other_tenants, vectors_write
+    from embeddings.vectors import (
+        embedding_model_register,
+        vector_index_ensure,
+        vectors_copy_from_other_tenants,
+        vectors_write,
+    )
 
     with _single_backfill():
         missing = missing_vectors(project_id=project_id)

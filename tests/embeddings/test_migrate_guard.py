@@ -124,8 +124,9 @@ def seed_embeddings(database) -> None:
                 [file, project, n, sha256(text), text],
             )
             conn.execute(
-                "INSERT INTO embeddings_vector (model_id, content_hash, embedding, created_at) VALUES (%s, %s, %s::vector, now())",
-                [model, sha256(text), str(unit_vector(n))],
+                "INSERT INTO embeddings_vector (model_id, tenant_id, content_hash, embedding, created_at) "
+                "VALUES (%s, %s, %s, %s::vector, now())",
+                [model, user, sha256(text), str(unit_vector(n))],
             )
         conn.execute("ALTER TABLE embeddings_chunk ADD COLUMN embedding vector(3)")
         conn.execute("UPDATE embeddings_chunk SET embedding = ARRAY[ordinal, 1, 2]::real[]::vector")

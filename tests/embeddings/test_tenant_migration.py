@@ -85,7 +85,7 @@ def test_vectors_made_before_tenants_go_to_every_tenant_that_uses_them(project_d
         (alice, sha256(SHARED)), (bob, sha256(SHARED)), (alice, sha256(ALICES)), (bob, sha256(BOBS)), (0, sha256(NOBODYS)),
     }  # fmt: skip
     # Every original row kept its id and its embedding; the copy holds the very same embedding.
-    for content_hash, (pk, _, embedding) in before.items():
+    for pk, _, embedding in before.values():
         assert any(row == (pk, embedding) for row in by_tenant_and_hash.values())
     assert by_tenant_and_hash[(alice, sha256(SHARED))] == (before[sha256(SHARED)][0], before[sha256(SHARED)][2])
     assert by_tenant_and_hash[(bob, sha256(SHARED))][1] == before[sha256(SHARED)][2]

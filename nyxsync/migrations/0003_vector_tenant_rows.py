@@ -29,7 +29,7 @@ DROP FUNCTION IF EXISTS nyxsync_visible_tenants();
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("nyxsync", "0001_row_level_security"),
+        ("nyxsync", "0002_api_tokens_hashed"),
         ("embeddings", "0011_vector_tenant_not_null"),
     ]
     operations = [migrations.RunSQL(FORWARDS, BACKWARDS)]
