@@ -186,7 +186,7 @@ async def _call(ctx: Context, function, **arguments):
         try:
             user = who()
             if user is None:
-                raise tools.AgentError("not authenticated")
+                raise tools.AgentError("not authenticated: the API token was revoked or has expired, or the user is inactive")
             return function(user, **arguments)
         finally:
             # Not kept for the next call: this worker thread may never run again, and a

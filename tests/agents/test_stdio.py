@@ -8,7 +8,9 @@ import sys
 import anyio
 import pytest
 from django.conf import settings
+from django.db import connections
 
+from nyxsync.api_tokens import api_token_revoke
 from tests.agents.conftest import STDIO_APPLICATION_NAME, stdio_client, text_of, wait_for_sessions_to_end
 from tests.workers import database_url
 
@@ -37,17 +39,26 @@ def test_it_answers_the_same_search_for_the_user_named_by_as(world):
     assert [p["project"] for p in listed.structured_content["projects"]] == ["owner/mine"]
 
 
-def test_it_acts_for_the_owner_of_the_token_in_the_environment(world):
+def test_it_acts_for_the_owner_of_the_token_in_the_environment_until_it_is_revoked(world, outsider):
+    def revoke():
+        try:
+            api_token_revoke(user=outsider)
+        finally:
+            connections.close_all()  # this helper thread's connection
+
     async def main():
         async with stdio_client(env={"NYXSYNC_API_TOKEN": world["tokens"]["outsider"]}) as client:
             listed = await client.call_tool("list_projects", {})
             foreign = await client.call_tool("read_file", {"project": "owner/mine", "branch": "main", "path": "billing.py"})
-            return listed, foreign
+            await anyio.to_thread.run_sync(revoke)
+            after = await client.call_tool("list_projects", {})
+            return listed, foreign, after
 
-    listed, foreign = anyio.run(main)
+    listed, foreign, after = anyio.run(main)
 
     assert [p["project"] for p in listed.structured_content["projects"]] == ["outsider/theirs"]
     assert foreign.is_error and "no project 'owner/mine' among yours" in text_of(foreign)
+    assert after.is_error and text_of(after).endswith("not authenticated: the API token was revoked or has expired, or the user is inactive")  # checked again at every call
 
 
 @pytest.mark.parametrize(

@@ -182,7 +182,7 @@ def test_bad_arguments_get_one_line_saying_what_is_wrong(owner, world, tool, arg
 
 
 def test_a_caller_that_is_no_longer_valid_is_refused(owner, world):
-    assert error_of(None, "list_projects", {}) == "not authenticated"
+    assert error_of(None, "list_projects", {}) == "not authenticated: the API token was revoked or has expired, or the user is inactive"
 
 
 def test_a_branch_whose_first_sync_failed_says_why(owner, git_daemon, link, fast_model, git_cache):
