@@ -26,18 +26,11 @@ from repositories.input import GITHUB_HOST, InvalidInput, Repository, private_ne
 from repositories.tokens import token_is_sendable
 
 _POLL_SECONDS = 0.1
-# The only variables a git process inherits; everything else (GIT_*, user config) stays out.
-_INHERITED_ENV = (
-    "PATH",
-    "TMPDIR",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "http_proxy",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-)
+# The only variables a git process inherits; everything else (GIT_*, user config) stays out. No
+# proxy variable either: a proxy resolves the host itself, past the addresses we checked and pinned
+# (http.curloptResolve). A deployment that must go through one names it (NYXSYNC_GIT_PROXY), and
+# that proxy must then refuse private networks itself.
+_INHERITED_ENV = ("PATH", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _HARDENING = (
     "protocol.allow=never",  # the URL's own transport is re-enabled per call
     "core.hooksPath=/dev/null",
@@ -136,7 +129,8 @@ def remote_for(repository: Repository, token: str | None) -> Remote:
 def remote_config(repository: Repository) -> list[str]:
     """Re-enable only the URL's transport; pin DNS for https hosts we checked (no rebinding)."""
     scheme = repository.url.split("://", 1)[0]
-    config = [f"protocol.{scheme}.allow=always"]
+    # http.proxy empty: no proxy from any git config either, unless the deployment names one.
+    config = [f"protocol.{scheme}.allow=always", f"http.proxy={settings.NYXSYNC_GIT_PROXY}"]
     # GitHub redirects renamed repositories; other hosts may not send us elsewhere.
     config.append(f"http.followRedirects={'initial' if repository.host == GITHUB_HOST else 'false'}")
     if scheme == "https" and repository.host != GITHUB_HOST and not private_networks_allowed(repository.host):

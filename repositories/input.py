@@ -226,11 +226,28 @@ def _check_public_host(host: str, port: int, *, resolve: bool) -> None:
 
 
 def _check_public_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address, host: str) -> None:
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
-    if not address.is_global or address.is_multicast:
+    # An IPv6 address that carries an IPv4 one reaches that IPv4 host (through a translator, a
+    # tunnel or the host's own stack): both must be public.
+    judged = [address, *(embedded_ipv4(address) if address.version == 6 else [])]
+    if any(not candidate.is_global or candidate.is_multicast for candidate in judged):
         raise InvalidInput(f"host {host} is on a private network")
+
+
+# NAT64 prefixes (RFC 6052's well-known one, RFC 8215's local-use one): the low 32 bits are the
+# IPv4 address. IPv4-compatible addresses (::a.b.c.d, RFC 4291, deprecated) likewise.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for: IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible
+    (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:aabb:ccdd::) and Teredo (server and client)."""
+    found = [mapped for mapped in (address.ipv4_mapped, address.sixtofour) if mapped is not None]
+    found += list(address.teredo or ())
+    # :: and ::1 are not IPv4 addresses in disguise: they are judged as they are.
+    if any(address in network for network in _NAT64) or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 def _insecure_hosts() -> set[str]:

@@ -355,6 +355,10 @@ NYXSYNC_MAX_FILE_BYTES = env.int("NYXSYNC_MAX_FILE_BYTES", default=1_000_000)
 # tests); https:// is accepted for public hosts. Private networks need the second setting.
 NYXSYNC_INSECURE_GIT_HOSTS = env.list("NYXSYNC_INSECURE_GIT_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 NYXSYNC_ALLOW_PRIVATE_NETWORKS = env.bool("NYXSYNC_ALLOW_PRIVATE_NETWORKS", default=False)
+# git ignores http_proxy/https_proxy of the environment (they would bypass the DNS checks above);
+# a deployment whose egress goes through a proxy names it here, and that proxy must refuse private
+# networks itself.
+NYXSYNC_GIT_PROXY = env.str("NYXSYNC_GIT_PROXY", default="")
 
 # Chunking and embedding (embeddings.chunking, embeddings.backends).
 # 800 characters of code keep 94% of chunks inside the model's 256-token window (1000: 78%;

@@ -450,3 +450,24 @@ def test_https_hosts_are_pinned_to_the_addresses_checked(monkeypatch):
 
     assert "http.curloptResolve=git.example.com:443:93.184.216.34" in git_process.remote_config(repository)
     assert "protocol.https.allow=always" in git_process.remote_config(repository)
+
+
+def test_a_proxy_in_the_environment_is_not_used(make_repo, git_http, monkeypatch, settings):
+    """A proxy resolves names itself, past the addresses repositories.input checked and pinned:
+    git takes none from the worker's environment (a deployment names one: NYXSYNC_GIT_PROXY)."""
+    repo = make_repo()
+    sha = repo.write("a.txt", "a").commit()
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(8)
+    proxy.settimeout(0.2)
+    address = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+    for name in ("http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, address)
+    settings.NYXSYNC_GIT_TIMEOUT_SECONDS = 20  # through the proxy (which never answers), git would hang
+    try:
+        assert fetch_branch(git_http.url(repo.name), "main") == sha
+        with pytest.raises(TimeoutError):
+            proxy.accept()[0].close()  # nobody came through the proxy
+    finally:
+        proxy.close()

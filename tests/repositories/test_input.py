@@ -57,6 +57,15 @@ HOSTILE_REPOSITORIES = [
     ("https://0.0.0.0/repo.git", "private network"),
     ("https://100.64.0.1/repo.git", "private network"),
     ("https://localhost.localhost/repo.git", "private network"),
+    # IPv6 addresses that carry a private IPv4 one (issue 12): NAT64, IPv4-compatible, mapped, 6to4, Teredo.
+    ("https://[64:ff9b::7f00:1]/x.git", "private network"),
+    ("https://[64:ff9b::a9fe:a9fe]/latest/meta-data", "private network"),
+    ("https://[64:ff9b:1::a00:1]/x.git", "private network"),
+    ("https://[::127.0.0.1]/x.git", "private network"),
+    ("https://[::ffff:127.0.0.1]/x.git", "private network"),
+    ("https://[2002:7f00:1::]/x.git", "private network"),
+    ("https://[2002:c0a8:101::1]/x.git", "private network"),
+    ("https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/x.git", "private network"),
     ("https://2130706433/repo.git", "invalid IP address"),
     ("https://0x7f.0.0.1/repo.git", "invalid IP address"),
     ("https://127.1/repo.git", "invalid IP address"),
@@ -156,6 +165,20 @@ def test_it_refuses_hosts_that_resolve_to_private_networks(monkeypatch):
 
     with pytest.raises(InvalidInput, match="host git.example.com is on a private network"):
         normalize_repository("https://git.example.com/team/repo.git")
+
+
+def test_it_refuses_names_that_resolve_to_ipv6_forms_of_private_addresses(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", _resolves_to("93.184.216.34", "64:ff9b::a00:7"))
+
+    with pytest.raises(InvalidInput, match="host git.example.com is on a private network"):
+        normalize_repository("https://git.example.com/team/repo.git")
+
+
+@pytest.mark.parametrize("address", ["2606:2800:220:1::1", "64:ff9b::5db8:d822", "2002:5db8:d822::1", "::ffff:93.184.216.34"])
+def test_ipv6_forms_of_public_addresses_stay_allowed(address):
+    import ipaddress
+
+    assert normalize_repository(f"https://[{address}]/x.git").url == f"https://[{ipaddress.IPv6Address(address)}]/x.git"
 
 
 def test_it_accepts_hosts_that_resolve_to_public_addresses(monkeypatch):
