@@ -8,6 +8,7 @@ import time
 import anyio
 import httpx
 import pytest
+from django.db import connections
 
 from syncs.models import SyncRun
 from tests.agents.conftest import McpWeb, http_client
@@ -34,6 +35,7 @@ def test_sigterm_stops_the_server_within_seconds_while_a_sync_is_being_followed(
             with anyio.fail_after(30):
                 while not SyncRun.objects.filter(project_sync=world["mine"], status=SyncRun.Status.QUEUED).exists():
                     await anyio.sleep(0.1)
+            connections.close_all()  # the loop's own connection (Django keeps one per async context)
             await anyio.sleep(1)  # the call is now following the queued run
             outcome["stopping"] = time.monotonic()
             outcome["code"] = await anyio.to_thread.run_sync(server.stop)
