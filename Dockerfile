@@ -17,7 +17,7 @@ RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorc
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-COPY --from=static /build/vendor nyxsync/static/vendor
+COPY --from=static /build/vendor nyxsync/static/nyxsync/vendor
 # The int8 ONNX model, built from the bundled weights into the image (embeddings.backends.onnx_build).
 RUN python -m embeddings.backends.onnx_build
 RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 \

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Re-install only when the requirements change.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
-VENDOR := nyxsync/static/vendor
+VENDOR := nyxsync/static/nyxsync/vendor
 VENDORED := $(VENDOR)/uplot/uPlot.iife.min.js
 
 .PHONY: run test install test-packages lint check bench services-status services-stop clean
@@ -22,7 +22,7 @@ install: $(STAMP) $(VENDORED)
 # Browser libraries are served from our own static files (no CDN: the pages' Content-Security-
 # Policy allows scripts from 'self' only). npm fetches the versions package-lock.json pins (and
 # checks their integrity); the files the pages use are copied, with their licence, into
-# nyxsync/static/vendor/ (not committed).
+# nyxsync/static/nyxsync/vendor/ (not committed).
 $(VENDORED): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Debian's npm (apt-get install npm), then run make install again"; exit 1; }
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error

@@ -63,3 +63,13 @@ def test_an_outsider_gets_404(outsider_client, synced):
 
 def test_a_missing_project_is_404(owner_client):
     assert owner_client.get(reverse("projects:dashboard", kwargs={"project": uuid.uuid4()})).status_code == 404
+
+
+def test_the_chart_library_is_served_from_our_static_files_with_its_licence(owner_client, linked):
+    from django.contrib.staticfiles import finders
+
+    for name in ("uPlot.iife.min.js", "uPlot.min.css", "LICENSE"):
+        assert finders.find(f"nyxsync/vendor/uplot/{name}"), f"{name} missing: `make install` copies it from npm"
+    assert "MIT" in open(finders.find("nyxsync/vendor/uplot/LICENSE")).read()
+    html = dashboard(owner_client, linked.project).content.decode()
+    assert 'src="/static/nyxsync/vendor/uplot/uPlot.iife.min.js"' in html and "//cdn" not in html
