@@ -44,6 +44,7 @@ def test_the_pages_admin_and_api_docs_run_without_a_policy_violation(new_page, c
         "/projects/link/",
         f"/projects/{project.uuid}/",
         f"/projects/{project.uuid}/search/?q=invoice+total",
+        f"/projects/{project.uuid}/dashboard/",
         "/api/docs/",
         "/api/redoc/",
     ):
