@@ -44,7 +44,7 @@ class AgentError(Exception):
 def list_projects(user) -> dict:
     with tenancy.acting_as(user):
         projects = list(projects_for_user(user).select_related("owner").order_by("name", "owner__username"))
-        branches = list(sync_selectors.project_syncs_of_projects(projects))
+        branches = list(sync_selectors.project_sync_list(projects=projects))
         runs = sync_selectors.sync_runs_current(branches)
         return {
             "projects": [
@@ -73,7 +73,7 @@ def search_code(
         projects = [_project(user, ref) for ref in refs] if refs else list(projects_for_user(user).select_related("owner"))
         if not projects:
             raise AgentError("you have no projects yet: link a repository in nyxsync first")
-        branches = list(sync_selectors.project_syncs_of_projects(projects))
+        branches = list(sync_selectors.project_sync_list(projects=projects))
         if branch is not None:
             branches = [sync for sync in branches if sync.branch == branch]
             if not branches:
@@ -111,7 +111,7 @@ def search_code(
 def sync_status(user, *, project: str, branch: str | None = None) -> dict:
     with tenancy.acting_as(user):
         found = _project(user, project)
-        branches = [_branch(found, branch)] if branch is not None else list(sync_selectors.project_syncs_of(found))
+        branches = [_branch(found, branch)] if branch is not None else list(sync_selectors.project_sync_list(projects=[found]))
         runs = sync_selectors.sync_runs_current(branches)
         return {**_project_info(user, found), "branches": [_branch_info(sync, runs.get(sync.pk)) for sync in branches]}
 
@@ -135,7 +135,7 @@ def sync_run(user, *, project: str, run: str) -> dict:
     """A run of `project` as it is now (what `sync` follows while it waits)."""
     with tenancy.acting_as(user):
         found = _project(user, project)
-        current = sync_selectors.sync_run_of(found, run)
+        current = sync_selectors.sync_run_get(project=found, uuid=run)
         if current is None:
             raise AgentError(f"no run {run!r} in {_ref(found)}")
         return _run_info(current)
@@ -189,9 +189,9 @@ def _project(user, ref: str):
 
 
 def _branch(project, branch: str):
-    project_sync = sync_selectors.project_syncs_of(project).filter(branch=branch).first()
+    project_sync = sync_selectors.project_sync_list(projects=[project], branch=branch).first()
     if project_sync is None:
-        synced = ", ".join(sync.branch for sync in sync_selectors.project_syncs_of(project)) or "none"
+        synced = ", ".join(sync.branch for sync in sync_selectors.project_sync_list(projects=[project])) or "none"
         raise AgentError(f"{_ref(project)} has no synced branch {branch!r} (its branches: {synced})")
     return project_sync
 

@@ -17,8 +17,7 @@ from nyxsync.api import (
     StrictSerializer,
 )
 from nyxsync.api_errors import ApiError, error_responses
-from projects.selectors import project_get_for_user, projects_for_user
-from syncs.models import ProjectSync
+from syncs.selectors import project_syncs_to_search
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +66,10 @@ class SearchApi(BaseApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
-        syncs = ProjectSync.objects.select_related("project")
-        if "project" in params:
-            project = project_get_for_user(request.user, uuid=params["project"])
-            if project is None:
-                raise exceptions.NotFound("no such project")
-            syncs = syncs.filter(project=project)
-        else:
-            syncs = syncs.filter(project__in=projects_for_user(request.user))
-        if "branch" in params:
-            syncs = syncs.filter(branch=params["branch"])
-        by_id = {sync.pk: sync for sync in syncs}
+        project_syncs = project_syncs_to_search(request.user, project_uuid=params.get("project"), branch=params.get("branch"))
+        if project_syncs is None:
+            raise exceptions.NotFound("no such project")
+        by_id = {project_sync.pk: project_sync for project_sync in project_syncs}
         hits = self._search(
             list(by_id.values()), params["query"], params["k"], path_glob=params.get("path"), language=params.get("language")
         )

@@ -28,7 +28,7 @@ from projects.forms import SearchForm
 from projects.permissions import can_view
 from projects.selectors import project_get_for_user
 from repositories.input import InvalidInput, normalize_repository
-from syncs.selectors import project_syncs_of
+from syncs.selectors import project_sync_list
 
 FILES = 10  # files shown
 HITS = 50  # chunks asked for, grouped into files
@@ -133,7 +133,7 @@ def search_page(request, project):
     project = project_get_for_user(request.user, uuid=project)
     if project is None or not can_view(request.user, project):
         raise Http404("no such project")
-    syncs = list(project_syncs_of(project))
+    syncs = list(project_sync_list(projects=[project]))
     form = SearchForm(request.GET or None, project_syncs=syncs, languages=live_languages(project_syncs=syncs))
     files, status, wait = None, 200, None
     if form.is_valid() and (wait := throttle_wait(SearchThrottle, request.user)) is not None:

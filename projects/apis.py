@@ -147,12 +147,10 @@ class ProjectListApi(BaseApi):
     )
     def get(self, request):
         filters = query_filters(request, self.FilterSerializer)
-        projects = selectors.projects_for_user(request.user)
-        if "search" in filters:
-            projects = projects.filter(name__icontains=filters["search"])
-        if "sync_status" in filters:
-            projects = projects.filter(sync_status=filters["sync_status"])
-        projects = _projects(projects.order_by(filters["ordering"], "pk"))
+        projects = selectors.projects_for_user(
+            request.user, search=filters.get("search"), sync_status=filters.get("sync_status"), ordering=filters["ordering"]
+        )
+        projects = _projects(projects)
         return paginated_response(self, projects, ProjectOutputSerializer)
 
 

@@ -1,20 +1,30 @@
 """Reads of projects. `project_get_for_user` is the one road to a Project for any door: a missing
 project and another user's project look alike (None)."""
 
-import uuid as uuid_module
 from dataclasses import dataclass
 
 from django.db.models import Q
 
+from nyxsync.uuids import parse_uuid, parse_uuids
 from projects.models import Membership, Project
 
 
-def projects_for_user(user):
-    """Every project `user` may see (not deleted). The one place that decides it."""
+def projects_for_user(user, *, uuids=None, search: str | None = None, sync_status: str | None = None, ordering=None):
+    """Every project `user` may see (not deleted): the one place that decides it. Narrowed, if
+    asked, to those among `uuids` (malformed, missing and foreign ids are left out), whose name
+    contains `search`, or in `sync_status`; ordered by `ordering` (then id) if given."""
     if user is None or not user.is_authenticated:
         return Project.objects.none()
     projects = Project.objects.filter(deleted_at__isnull=True)
-    return projects if user.is_superuser else projects.filter(_member(user))
+    if not user.is_superuser:
+        projects = projects.filter(_member(user))
+    if uuids is not None:
+        projects = projects.filter(uuid__in=parse_uuids(uuids))
+    if search is not None:
+        projects = projects.filter(name__icontains=search)
+    if sync_status is not None:
+        projects = projects.filter(sync_status=sync_status)
+    return projects.order_by(ordering, "pk") if ordering else projects
 
 
 def projects_not_deleted():
@@ -23,17 +33,16 @@ def projects_not_deleted():
 
 
 def _member(user) -> Q:
-    """Owner or member: the same rule as the row-level security policies (projects.tenancy)."""
+    """Owner or member: the same rule as the row-level security policies (nyxsync.migrations.0001)."""
     return Q(owner=user) | Q(pk__in=Membership.objects.filter(user=user).values("project_id"))
 
 
 def project_get_for_user(user, *, uuid=None, name: str | None = None, owner=None) -> Project | None:
     projects = projects_for_user(user).select_related("owner")
     if uuid is not None:
-        try:
-            projects = projects.filter(uuid=uuid_module.UUID(str(uuid)))
-        except ValueError:
+        if (uuid := parse_uuid(uuid)) is None:
             return None
+        projects = projects.filter(uuid=uuid)
     if name is not None:
         projects = projects.filter(name=name, owner=owner or user)
     return projects.first()
@@ -45,10 +54,8 @@ def projects_named_for_user(user, ref: str) -> list[Project]:
     `owner/name`. For doors where people and agents type names (MCP tools)."""
     ref = (ref or "").strip()
     projects = projects_for_user(user).select_related("owner").order_by("owner__username", "pk")
-    try:
-        return list(projects.filter(uuid=uuid_module.UUID(ref)))
-    except ValueError:
-        pass
+    if (uuid := parse_uuid(ref)) is not None:
+        return list(projects.filter(uuid=uuid))
     named = list(projects.filter(name=ref))
     if named or "/" not in ref:
         return named
@@ -56,18 +63,7 @@ def projects_named_for_user(user, ref: str) -> list[Project]:
     return list(projects.filter(owner__username=owner, name=name))
 
 
-def projects_get_for_user(user, *, uuids) -> list[Project]:
-    """The projects among `uuids` that `user` may see; invalid, missing and foreign ids are left out."""
-    valid = []
-    for value in uuids:
-        try:
-            valid.append(uuid_module.UUID(str(value)))
-        except ValueError:
-            continue
-    return list(projects_for_user(user).filter(uuid__in=valid))
-
-
-# --- API and integrations (issue 5): deleted projects, webhook routing ----------------------------
+# --- deleted projects and webhook routing --------------------------------------------------------
 
 
 def deleted_projects_for_user(user):
@@ -82,9 +78,7 @@ def deleted_projects_for_user(user):
 
 
 def deleted_project_get_for_user(user, *, uuid) -> Project | None:
-    try:
-        uuid = uuid_module.UUID(str(uuid))
-    except ValueError:
+    if (uuid := parse_uuid(uuid)) is None:
         return None
     return deleted_projects_for_user(user).filter(uuid=uuid).first()
 

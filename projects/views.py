@@ -22,13 +22,13 @@ from projects import services
 from projects.forms import GithubTokenForm, MemberAddForm, MemberRoleForm, RepositoryLinkForm
 from projects.models import Membership
 from projects.permissions import can_manage, can_sync, can_view
-from projects.selectors import project_get_for_user, project_members, projects_for_user, projects_get_for_user
+from projects.selectors import project_get_for_user, project_members, projects_for_user
 from projects.services import ProjectError
 from repositories.branches import BranchesError, repository_branches
 from repositories.input import InvalidInput
 from syncs.events import project_channel, run_event
 from syncs.models import SyncRun
-from syncs.selectors import project_syncs_of, project_syncs_of_projects, sync_runs_current, sync_runs_of
+from syncs.selectors import project_sync_list, sync_run_list, sync_runs_current
 from syncs.services import project_sync_link
 from syncs.views import MAX_STREAM_CHANNELS, json_not_found, run_panel
 
@@ -66,7 +66,7 @@ def project_list(request):
     page = Paginator(projects_for_user(request.user), PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
     projects = list(page.object_list)
     event_id = get_current_event_id([project_channel(project.uuid) for project in projects]) if projects else ""
-    rows = _branch_rows(list(project_syncs_of_projects(projects)))
+    rows = _branch_rows(list(project_sync_list(projects=projects)))
     by_project = {project.pk: [] for project in projects}
     for row in rows:
         by_project[row["sync"].project_id].append(row)
@@ -84,9 +84,9 @@ def project_list(request):
 @require_GET
 def project_list_state(request):
     """The current run of every branch of `?project=<uuid>` (repeated): what the list shows."""
-    projects = projects_get_for_user(request.user, uuids=request.GET.getlist("project")[:PROJECTS_PER_PAGE])
+    projects = list(projects_for_user(request.user, uuids=request.GET.getlist("project")[:PROJECTS_PER_PAGE]))
     event_id = get_current_event_id([project_channel(project.uuid) for project in projects]) if projects else ""
-    runs = sync_runs_current(list(project_syncs_of_projects(projects))).values()
+    runs = sync_runs_current(list(project_sync_list(projects=projects))).values()
     return JsonResponse({"event_id": event_id, "runs": [run_event(run) for run in runs]})
 
 
@@ -130,8 +130,8 @@ def project_detail(request, project):
     project = _project_or_404(request.user, project)
     channel = project_channel(project.uuid)
     event_id = get_current_event_id([channel])
-    rows = _branch_rows(list(project_syncs_of(project)))
-    history = [(run, run_panel(run)) for run in sync_runs_of(project, limit=RUN_HISTORY)]
+    rows = _branch_rows(list(project_sync_list(projects=[project])))
+    history = [(run, run_panel(run)) for run in sync_run_list(project=project, limit=RUN_HISTORY)]
     manage = can_manage(request.user, project)
     context = {
         "project": project,
@@ -161,7 +161,7 @@ def project_state(request, project):
     if project is None or not can_view(request.user, project):
         return json_not_found()
     event_id = get_current_event_id([project_channel(project.uuid)])
-    runs = sync_runs_current(list(project_syncs_of(project))).values()
+    runs = sync_runs_current(list(project_sync_list(projects=[project]))).values()
     return JsonResponse({"event_id": event_id, "runs": [run_event(run) for run in runs]})
 
 
@@ -172,9 +172,9 @@ def project_dashboard(request, project):
     branch's live index size: tables the page's script draws as charts."""
     project = _project_or_404(request.user, project)
     event_id = get_current_event_id([project_channel(project.uuid)])
-    syncs = list(project_syncs_of(project))
+    syncs = list(project_sync_list(projects=[project]))
     sizes = live_index_sizes(project_syncs=syncs)
-    runs = list(reversed(sync_runs_of(project, limit=DASHBOARD_RUNS)))  # oldest first, as charts read
+    runs = list(reversed(sync_run_list(project=project, limit=DASHBOARD_RUNS)))  # oldest first, as charts read
     context = {
         "project": project,
         "runs": [_dashboard_run(number, run) for number, run in enumerate(runs, 1)],

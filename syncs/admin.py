@@ -5,7 +5,6 @@ other door and report each outcome with message_user."""
 from __future__ import annotations
 
 import logging
-import uuid as uuid_module
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -18,6 +17,7 @@ from django.utils.http import urlencode
 from django.utils.text import Truncator
 from django_eventstream import get_current_event_id
 
+from nyxsync.uuids import parse_uuids
 from projects.permissions import can_sync, can_view
 from projects.selectors import projects_for_user
 from syncs import services
@@ -205,12 +205,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         """The true state of `?run=<uuid>` (repeated): what a page re-reads after a lost stream."""
         if not self.has_view_permission(request):
             return HttpResponseForbidden()
-        wanted = []
-        for value in request.GET.getlist("run")[:200]:
-            try:
-                wanted.append(uuid_module.UUID(value))
-            except ValueError:
-                continue
+        wanted = parse_uuids(request.GET.getlist("run")[:200])
         event_id = get_current_event_id([OPERATORS_CHANNEL])
         runs = self.get_queryset(request).select_related("project_sync__project").filter(uuid__in=wanted)
         return JsonResponse({"event_id": event_id, "runs": [run_event(run) for run in runs]})

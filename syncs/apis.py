@@ -34,7 +34,7 @@ class ProjectSyncScopedApi(ProjectScopedApi):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        project_sync = selectors.project_sync_of(self.project, kwargs.get("sync_uuid"))
+        project_sync = selectors.project_sync_get(project=self.project, uuid=kwargs.get("sync_uuid"))
         if project_sync is None:
             raise exceptions.NotFound("no such branch")
         self.project_sync = project_sync
@@ -74,8 +74,8 @@ class ProjectSyncListApi(ProjectScopedApi):
     )
     def get(self, request, project_uuid):
         filters = query_filters(request, self.FilterSerializer)
-        syncs = selectors.project_syncs_of(self.project).order_by(filters["ordering"], "pk")
-        return paginated_response(self, syncs, ProjectSyncOutputSerializer)
+        project_syncs = selectors.project_sync_list(projects=[self.project], ordering=filters["ordering"])
+        return paginated_response(self, project_syncs, ProjectSyncOutputSerializer)
 
 
 class ProjectSyncCreateApi(ProjectScopedApi):
@@ -261,10 +261,11 @@ class SyncRunListApi(ProjectScopedApi):
     )
     def get(self, request, project_uuid):
         filters = query_filters(request, self.FilterSerializer)
-        runs = selectors.sync_runs_of(self.project, limit=None)
-        lookups = {"sync": "project_sync__uuid", "branch": "project_sync__branch", "status": "status", "trigger": "trigger"}
-        runs = runs.filter(**{lookup: filters[name] for name, lookup in lookups.items() if name in filters})
-        return paginated_response(self, runs.order_by(filters["ordering"], "-pk"), SyncRunOutputSerializer)
+        runs = selectors.sync_run_list(
+            project=self.project, limit=None, project_sync_uuid=filters.get("sync"), branch=filters.get("branch"),
+            status=filters.get("status"), trigger=filters.get("trigger"), ordering=filters["ordering"],
+        )  # fmt: skip
+        return paginated_response(self, runs, SyncRunOutputSerializer)
 
 
 class SyncRunDetailApi(ProjectScopedApi):
@@ -276,7 +277,7 @@ class SyncRunDetailApi(ProjectScopedApi):
         tags=["runs"],
     )
     def get(self, request, project_uuid, run_uuid):
-        run = selectors.sync_run_of(self.project, run_uuid)
+        run = selectors.sync_run_get(project=self.project, uuid=run_uuid)
         if run is None:
             raise exceptions.NotFound("no such run")
         return Response(SyncRunOutputSerializer(run).data)
@@ -295,7 +296,7 @@ class SyncRunCancelApi(ProjectScopedApi):
         tags=["runs"],
     )
     def post(self, request, project_uuid, run_uuid):
-        run = selectors.sync_run_of(self.project, run_uuid)
+        run = selectors.sync_run_get(project=self.project, uuid=run_uuid)
         if run is None:
             raise exceptions.NotFound("no such run")
         cancel = services.sync_run_cancel(run)

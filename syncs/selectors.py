@@ -1,36 +1,79 @@
 """Reads of branches and runs, always through a project the caller already got from
 projects.selectors (the one tenancy gate)."""
 
-import uuid as uuid_module
-
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
-from projects.selectors import projects_for_user
+from nyxsync.uuids import parse_uuid
+from projects.selectors import project_get_for_user, projects_for_user
 from syncs.models import ProjectSync, SyncRun
 
 
-def project_syncs_of(project):
-    return ProjectSync.objects.filter(project=project).select_related("project").order_by("branch")
+def project_sync_list(*, projects, branch: str | None = None, ordering: str | None = None):
+    """The branches of `projects` (which the caller got from projects.selectors), by project
+    name then branch (or by `ordering`, then id); only those named `branch` if given."""
+    project_syncs = ProjectSync.objects.filter(project__in=projects).select_related("project")
+    if branch is not None:
+        project_syncs = project_syncs.filter(branch=branch)
+    return project_syncs.order_by(ordering, "pk") if ordering else project_syncs.order_by("project__name", "branch")
 
 
-def sync_runs_of(project, *, limit: int | None = 50):
-    runs = SyncRun.objects.filter(project_sync__project=project).select_related("project_sync__project").order_by("-created_at")
-    return runs[:limit] if limit else runs
+def project_sync_get(*, project, uuid) -> ProjectSync | None:
+    """A branch of `project` (which the caller got from projects.selectors); None if not its own."""
+    if (uuid := parse_uuid(uuid)) is None:
+        return None
+    return ProjectSync.objects.select_related("project").filter(project=project, uuid=uuid).first()
 
 
-def project_sync_get_for_user(user, uuid) -> ProjectSync | None:
+def project_sync_get_for_user(user, *, uuid) -> ProjectSync | None:
     """A branch of a project the user may see; None for missing and foreign alike."""
-    try:
-        uuid = uuid_module.UUID(str(uuid))
-    except ValueError:
+    if (uuid := parse_uuid(uuid)) is None:
         return None
     return ProjectSync.objects.select_related("project").filter(uuid=uuid, project__in=projects_for_user(user)).first()
 
 
-def sync_run_get_for_user(user, uuid) -> SyncRun | None:
-    try:
-        uuid = uuid_module.UUID(str(uuid))
-    except ValueError:
+def project_syncs_to_search(user, *, project_uuid=None, branch: str | None = None) -> list[ProjectSync] | None:
+    """The branches a search by `user` covers: those of the project `project_uuid` (None if the
+    user may not see it), else of every project they may see; only those named `branch` if given."""
+    if project_uuid is None:
+        projects = projects_for_user(user)
+    elif (project := project_get_for_user(user, uuid=project_uuid)) is None:
+        return None
+    else:
+        projects = [project]
+    return list(project_sync_list(projects=projects, branch=branch))
+
+
+def sync_run_list(
+    *,
+    project,
+    limit: int | None = 50,
+    project_sync_uuid=None,
+    branch: str | None = None,
+    status: str | None = None,
+    trigger: str | None = None,
+    ordering: str = "-created_at",
+):
+    """Runs of the branches of `project` (which the caller got from projects.selectors), newest
+    first (or by `ordering`), at most `limit`; only those of one branch (by uuid or name), status
+    or trigger if given."""
+    runs = SyncRun.objects.filter(project_sync__project=project).select_related("project_sync__project")
+    filters = {"project_sync__uuid": project_sync_uuid, "project_sync__branch": branch, "status": status, "trigger": trigger}
+    runs = runs.filter(**{lookup: value for lookup, value in filters.items() if value is not None})
+    runs = runs.order_by(ordering, "-pk")
+    return runs[:limit] if limit else runs
+
+
+def sync_run_get(*, project, uuid) -> SyncRun | None:
+    """A run of a branch of `project` (which the caller got from projects.selectors); None if not its own."""
+    if (uuid := parse_uuid(uuid)) is None:
+        return None
+    return SyncRun.objects.select_related("project_sync__project").filter(project_sync__project=project, uuid=uuid).first()
+
+
+def sync_run_get_for_user(user, *, uuid) -> SyncRun | None:
+    """A run of a project the user may see; None for missing and foreign alike."""
+    if (uuid := parse_uuid(uuid)) is None:
         return None
     return (
         SyncRun.objects.select_related("project_sync__project")
@@ -42,8 +85,6 @@ def sync_run_get_for_user(user, uuid) -> SyncRun | None:
 def sync_runs_current(project_syncs) -> dict[int, SyncRun]:
     """ProjectSync id -> the run its live panel follows: the running one, else the waiting one,
     else the latest. One query (DISTINCT ON) for any number of branches."""
-    from django.db.models import Case, IntegerField, Value, When
-
     priority = Case(
         When(status=SyncRun.Status.RUNNING, then=Value(0)),
         When(status=SyncRun.Status.QUEUED, then=Value(1)),
@@ -51,39 +92,13 @@ def sync_runs_current(project_syncs) -> dict[int, SyncRun]:
         output_field=IntegerField(),
     )
     runs = (
-        SyncRun.objects.filter(project_sync__in=[sync.pk for sync in project_syncs])
+        SyncRun.objects.filter(project_sync__in=[project_sync.pk for project_sync in project_syncs])
         .annotate(panel_priority=priority)
         .select_related("project_sync__project")
         .order_by("project_sync_id", "panel_priority", "-created_at")
         .distinct("project_sync_id")
     )
     return {run.project_sync_id: run for run in runs}
-
-
-def project_syncs_of_projects(projects):
-    """The branches of projects the caller already got from projects.selectors (the list page)."""
-    return ProjectSync.objects.filter(project__in=projects).select_related("project").order_by("project__name", "branch")
-
-
-
-# --- API and integrations (issue 5): a branch or run inside a project already gated -----------
-
-
-def project_sync_of(project, uuid) -> ProjectSync | None:
-    """A branch of `project` (which the caller got from projects.selectors); None if not its own."""
-    try:
-        uuid = uuid_module.UUID(str(uuid))
-    except ValueError:
-        return None
-    return ProjectSync.objects.select_related("project").filter(project=project, uuid=uuid).first()
-
-
-def sync_run_of(project, uuid) -> SyncRun | None:
-    try:
-        uuid = uuid_module.UUID(str(uuid))
-    except ValueError:
-        return None
-    return SyncRun.objects.select_related("project_sync__project").filter(project_sync__project=project, uuid=uuid).first()
 
 
 def eta_seconds_estimate(run: SyncRun, *, now=None) -> float | None:

@@ -90,7 +90,7 @@ def run_panel(run: SyncRun | None) -> dict | None:
 @login_required
 @require_POST
 def branch_sync(request, sync):
-    project_sync = project_sync_get_for_user(request.user, sync)
+    project_sync = project_sync_get_for_user(request.user, uuid=sync)
     if project_sync is None:
         if wants_json(request):
             return json_not_found()
@@ -106,7 +106,7 @@ def branch_sync(request, sync):
 @login_required
 @require_POST
 def run_cancel(request, run):
-    run = sync_run_get_for_user(request.user, run)
+    run = sync_run_get_for_user(request.user, uuid=run)
     if run is None:
         if wants_json(request):
             return json_not_found()
@@ -128,7 +128,7 @@ def run_cancel(request, run):
 @require_GET
 def run_state(request, run):
     """The run's true state, for a page that lost its stream and wants to catch up."""
-    run = sync_run_get_for_user(request.user, run)
+    run = sync_run_get_for_user(request.user, uuid=run)
     if run is None or not can_view(request.user, run.project_sync.project):
         return json_not_found()
     # The stream position first: any change after this read is also an event after it.

@@ -1,10 +1,9 @@
 """The project a management command's --project names, each failure one readable line."""
 
-import uuid
-
 from django.core.management.base import CommandError
 
 from nyxsync.management.lookup import split_owner, user_by_username
+from nyxsync.uuids import parse_uuid
 from projects.selectors import projects_for_user, projects_not_deleted
 
 PROJECT_HELP = "The project: its uuid, OWNER/NAME, or a name only one owner has."
@@ -25,11 +24,7 @@ def project_from_option_or_none(value: str, *, user=None, owner_name: str | None
 
 def _project_lookup(value: str, *, user, owner_name: str | None, missing_ok: bool):
     projects = (projects_for_user(user) if user is not None else projects_not_deleted()).select_related("owner")
-    try:
-        project_uuid = uuid.UUID(value)
-    except ValueError:
-        project_uuid = None
-    if project_uuid is not None:
+    if (project_uuid := parse_uuid(value)) is not None:
         project = projects.filter(uuid=project_uuid).first()
         if project is None:
             raise CommandError(f"no project with id {value}")

@@ -1,10 +1,9 @@
 """`cancel RUN_ID`: cancel a waiting or running sync run."""
 
-import uuid
-
 from django.core.management.base import BaseCommand, CommandError
 
 from nyxsync.management.lookup import acting_from_options, add_as_argument
+from nyxsync.uuids import parse_uuid
 from projects.permissions import can_sync
 from syncs.models import SyncRun
 from syncs.services import Cancel, sync_run_cancel
@@ -22,10 +21,11 @@ class Command(BaseCommand):
             self._handle(options, user)
 
     def _handle(self, options, user):
-        try:
-            run = SyncRun.objects.select_related("project_sync__project").get(uuid=uuid.UUID(options["run_id"]))
-        except (ValueError, SyncRun.DoesNotExist):
-            raise CommandError(f"no sync run with id {options['run_id']!r}") from None
+        # Every run the command acts for (row-level security narrows it to the --as user's).
+        run_uuid = parse_uuid(options["run_id"])
+        run = SyncRun.objects.select_related("project_sync__project").filter(uuid=run_uuid).first() if run_uuid else None
+        if run is None:
+            raise CommandError(f"no sync run with id {options['run_id']!r}")
         if user is not None and not can_sync(user, run.project_sync.project):
             raise CommandError(f"{user.get_username()} may not cancel runs of project {run.project_sync.project.name!r}")
         cancel = sync_run_cancel(run)
