@@ -44,13 +44,17 @@ class AgentError(Exception):
 def list_projects(user) -> dict:
     with tenancy.acting_as(user):
         projects = list(projects_for_user(user).select_related("owner").order_by("name", "owner__username"))
-        branches = list(sync_selectors.project_sync_list(projects=projects))
-        runs = sync_selectors.sync_runs_current(branches)
+        project_syncs = list(sync_selectors.project_sync_list(projects=projects))
+        runs = sync_selectors.sync_runs_current(project_syncs)
         return {
             "projects": [
                 {
                     **_project_info(user, project),
-                    "branches": [_branch_info(sync, runs.get(sync.pk)) for sync in branches if sync.project_id == project.pk],
+                    "branches": [
+                        _branch_info(project_sync, runs.get(project_sync.pk))
+                        for project_sync in project_syncs
+                        if project_sync.project_id == project.pk
+                    ],
                 }
                 for project in projects
             ]
@@ -73,14 +77,12 @@ def search_code(
         projects = [_project(user, ref) for ref in refs] if refs else list(projects_for_user(user).select_related("owner"))
         if not projects:
             raise AgentError("you have no projects yet: link a repository in nyxsync first")
-        branches = list(sync_selectors.project_sync_list(projects=projects))
-        if branch is not None:
-            branches = [sync for sync in branches if sync.branch == branch]
-            if not branches:
-                raise AgentError(f"no synced branch {branch!r} in {_names(projects)}; list_projects shows the branches")
-        live = [sync for sync in branches if sync.live_generation > 0]
+        project_syncs = list(sync_selectors.project_sync_list(projects=projects, branch=branch))
+        if branch is not None and not project_syncs:
+            raise AgentError(f"no synced branch {branch!r} in {_names(projects)}; list_projects shows the branches")
+        live = [project_sync for project_sync in project_syncs if project_sync.live_generation > 0]
         if not live:
-            raise AgentError(_not_searchable(branches, projects))
+            raise AgentError(_not_searchable(project_syncs, projects))
         try:
             hits = search(project_syncs=live, query=query, k=k, path_glob=path_glob, language=language)
         except SearchError as exc:
@@ -88,7 +90,7 @@ def search_code(
         except EmbeddingError:
             logger.warning("agents.search.embedding_failed", exc_info=True)
             raise AgentError("the embedding backend is not available; try again later") from None
-        by_id = {sync.pk: sync for sync in live}
+        by_id = {project_sync.pk: project_sync for project_sync in live}
         return {
             "results": [
                 {
@@ -103,17 +105,25 @@ def search_code(
                 }
                 for hit in hits
             ],
-            "searched": [f"{_ref(sync.project)}@{sync.branch}" for sync in live],
-            "not_searchable_yet": [f"{_ref(sync.project)}@{sync.branch}" for sync in branches if sync.live_generation == 0],
+            "searched": [f"{_ref(project_sync.project)}@{project_sync.branch}" for project_sync in live],
+            "not_searchable_yet": [
+                f"{_ref(project_sync.project)}@{project_sync.branch}"
+                for project_sync in project_syncs
+                if project_sync.live_generation == 0
+            ],
         }
 
 
 def sync_status(user, *, project: str, branch: str | None = None) -> dict:
     with tenancy.acting_as(user):
         found = _project(user, project)
-        branches = [_branch(found, branch)] if branch is not None else list(sync_selectors.project_sync_list(projects=[found]))
-        runs = sync_selectors.sync_runs_current(branches)
-        return {**_project_info(user, found), "branches": [_branch_info(sync, runs.get(sync.pk)) for sync in branches]}
+        if branch is not None:
+            project_syncs = [_branch(found, branch)]
+        else:
+            project_syncs = list(sync_selectors.project_sync_list(projects=[found]))
+        runs = sync_selectors.sync_runs_current(project_syncs)
+        branches = [_branch_info(project_sync, runs.get(project_sync.pk)) for project_sync in project_syncs]
+        return {**_project_info(user, found), "branches": branches}
 
 
 def sync(user, *, project: str, branch: str) -> dict:
@@ -191,7 +201,7 @@ def _project(user, ref: str):
 def _branch(project, branch: str):
     project_sync = sync_selectors.project_sync_list(projects=[project], branch=branch).first()
     if project_sync is None:
-        synced = ", ".join(sync.branch for sync in sync_selectors.project_sync_list(projects=[project])) or "none"
+        synced = ", ".join(synced.branch for synced in sync_selectors.project_sync_list(projects=[project])) or "none"
         raise AgentError(f"{_ref(project)} has no synced branch {branch!r} (its branches: {synced})")
     return project_sync
 
@@ -205,12 +215,12 @@ def _names(projects) -> str:
     return ", ".join(_ref(project) for project in projects)
 
 
-def _not_searchable(branches, projects) -> str:
-    if not branches:
+def _not_searchable(project_syncs, projects) -> str:
+    if not project_syncs:
         return f"nothing to search: {_names(projects)} has no synced branches yet"
-    runs = sync_selectors.sync_runs_current(branches)
+    runs = sync_selectors.sync_runs_current(project_syncs)
     states = []
-    for project_sync in branches:
+    for project_sync in project_syncs:
         run = runs.get(project_sync.pk)
         if run is None:
             state = "never synced"

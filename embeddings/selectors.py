@@ -20,7 +20,7 @@ class IndexSize:
 
 def live_index_sizes(*, project_syncs) -> dict[int, IndexSize]:
     """ProjectSync id -> the size of its live snapshot (branches never synced are left out)."""
-    ids = [sync.pk for sync in project_syncs if sync.live_generation]
+    ids = [project_sync.pk for project_sync in project_syncs if project_sync.live_generation]
     if not ids:
         return {}
     with connection.cursor() as cursor:
@@ -49,7 +49,7 @@ def live_index_sizes(*, project_syncs) -> dict[int, IndexSize]:
 
 def live_languages(*, project_syncs) -> list[str]:
     """The languages of the chunked files in the branches' live snapshots, by name."""
-    ids = [sync.pk for sync in project_syncs if sync.live_generation]
+    ids = [project_sync.pk for project_sync in project_syncs if project_sync.live_generation]
     if not ids:
         return []
     with connection.cursor() as cursor:

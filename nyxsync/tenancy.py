@@ -1,6 +1,6 @@
 """Who the database is acting for: the second wall of tenancy, under the selectors.
 
-PostgreSQL row-level security (migration projects.0005) shows a connection only the rows of the
+PostgreSQL row-level security (migration nyxsync.0001_row_level_security) shows a connection only the rows of the
 projects its settings allow: `nyxsync.user_id` (the projects that user owns or is a member of;
 all for superusers), `nyxsync.project_id` (one project: a task working on it), or
 `nyxsync.system` (every project: periodic repair, webhook routing, operators' commands). With

@@ -157,13 +157,13 @@ class ProjectAdmin(admin.ModelAdmin):
 
     @admin.action(description="Sync now (every branch)", permissions=["change"])
     def sync_now(self, request, queryset):
-        syncs = ProjectSync.objects.filter(project__in=queryset).select_related("project")
-        enqueue_syncs(self, request, syncs, trigger=SyncRun.Trigger.ADMIN)
+        project_syncs = ProjectSync.objects.filter(project__in=queryset).select_related("project")
+        enqueue_syncs(self, request, project_syncs, trigger=SyncRun.Trigger.ADMIN)
 
     @admin.action(description="Re-embed every branch with the default model", permissions=["change"])
     def reembed(self, request, queryset):
-        syncs = ProjectSync.objects.filter(project__in=queryset).select_related("project")
-        enqueue_syncs(self, request, syncs, trigger=SyncRun.Trigger.REEMBED)
+        project_syncs = ProjectSync.objects.filter(project__in=queryset).select_related("project")
+        enqueue_syncs(self, request, project_syncs, trigger=SyncRun.Trigger.REEMBED)
 
     @admin.action(description="Check integrity", permissions=["view"])
     def check_integrity(self, request, queryset):

@@ -35,7 +35,7 @@ def project_create(*, owner, name: str, repository: str) -> Project:
         raise ProjectError(f"you already have a project named {name!r}") from exc
 
 
-# --- API and integrations (issue 5): rename, soft delete, webhook secret ------------------------
+# --- rename and webhook secret ------------------------------------------------------------------
 
 
 def project_rename(*, project: Project, name: str) -> Project:
@@ -62,7 +62,7 @@ def project_webhook_secret_rotate(*, project: Project) -> str:
     return secret
 
 
-# --- members (issue 6) --------------------------------------------------------------------------
+# --- members -----------------------------------------------------------------------------------
 # Only owners manage members. The project's `owner` (its creator) is an owner without a
 # membership row: it is listed with the members but cannot be changed or removed here. A change
 # that would leave the project without an active owner is refused.
@@ -162,7 +162,7 @@ def _log(name: str, project: Project, membership: Membership) -> None:
     logger.info(name, extra={"project_id": str(project.uuid), "user_id": membership.user_id, "role": membership.role})
 
 
-# --- secrets (issue 6) --------------------------------------------------------------------------
+# --- secrets -----------------------------------------------------------------------------------
 # Stored encrypted (nyxsync.fields.EncryptedTextField); never logged, never shown again.
 
 def github_token_validate(token: str | None) -> None:

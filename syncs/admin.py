@@ -39,22 +39,25 @@ def _names(items) -> str:
 def enqueue_syncs(modeladmin, request, project_syncs, *, trigger: str) -> None:
     """Queue a run of each branch (a waiting run absorbs the trigger); one message per outcome."""
     queued, waiting, refused = [], [], []
-    for sync in project_syncs:
-        if not can_sync(request.user, sync.project):
-            refused.append(sync)
+    for project_sync in project_syncs:
+        if not can_sync(request.user, project_sync.project):
+            refused.append(project_sync)
             continue
         try:
             if trigger == SyncRun.Trigger.REEMBED:  # to the configured default model
                 _, created = services.project_sync_reembed(
-                    project_sync=sync, model_name=settings.NYXSYNC_EMBEDDING_MODEL, requested_by=request.user
+                    project_sync=project_sync, model_name=settings.NYXSYNC_EMBEDDING_MODEL, requested_by=request.user
                 )
             else:
-                _, created = services.sync_run_enqueue(project_sync=sync, trigger=trigger, requested_by=request.user)
+                _, created = services.sync_run_enqueue(
+                    project_sync=project_sync, trigger=trigger, requested_by=request.user
+                )
         except Exception as exc:  # the broker or the database refused: say so, go on with the others
-            logger.error("admin.sync.enqueue_failed", extra={"project_sync_id": sync.pk}, exc_info=True)
-            modeladmin.message_user(request, f"{sync}: could not queue a sync ({type(exc).__name__}: {exc})", messages.ERROR)
+            logger.error("admin.sync.enqueue_failed", extra={"project_sync_id": project_sync.pk}, exc_info=True)
+            message = f"{project_sync}: could not queue a sync ({type(exc).__name__}: {exc})"
+            modeladmin.message_user(request, message, messages.ERROR)
             continue
-        (queued if created else waiting).append(sync)
+        (queued if created else waiting).append(project_sync)
     what = "re-embed" if trigger == SyncRun.Trigger.REEMBED else "sync"
     if queued:
         modeladmin.message_user(request, f"Queued a {what} of {_names(queued)}.", messages.SUCCESS)
@@ -127,8 +130,10 @@ class ProjectSyncAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # Staff see the branches of the projects they may see (row-level security holds below).
-        syncs = super().get_queryset(request)
-        return syncs if request.user.is_superuser else syncs.filter(project__in=projects_for_user(request.user))
+        project_syncs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return project_syncs
+        return project_syncs.filter(project__in=projects_for_user(request.user))
 
     # What the sync writes is not for hand editing: a wrong live commit or generation would
     # point readers at the wrong snapshot.
@@ -158,7 +163,7 @@ class ProjectSyncAdmin(admin.ModelAdmin):
 
     @admin.action(description="Check integrity", permissions=["view"])
     def check_integrity(self, request, queryset):
-        report_integrity(self, request, list({sync.project for sync in queryset.select_related("project")}))
+        report_integrity(self, request, list({project_sync.project for project_sync in queryset.select_related("project")}))
 
 
 @admin.register(SyncRun)
@@ -291,10 +296,10 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Sync now (the runs' branches)", permissions=["change"])
     def sync_now(self, request, queryset):
-        syncs = ProjectSync.objects.filter(runs__in=queryset).distinct().select_related("project")
-        enqueue_syncs(self, request, syncs, trigger=SyncRun.Trigger.ADMIN)
+        project_syncs = ProjectSync.objects.filter(runs__in=queryset).distinct().select_related("project")
+        enqueue_syncs(self, request, project_syncs, trigger=SyncRun.Trigger.ADMIN)
 
     @admin.action(description="Re-embed the runs' branches with the default model", permissions=["change"])
     def reembed(self, request, queryset):
-        syncs = ProjectSync.objects.filter(runs__in=queryset).distinct().select_related("project")
-        enqueue_syncs(self, request, syncs, trigger=SyncRun.Trigger.REEMBED)
+        project_syncs = ProjectSync.objects.filter(runs__in=queryset).distinct().select_related("project")
+        enqueue_syncs(self, request, project_syncs, trigger=SyncRun.Trigger.REEMBED)

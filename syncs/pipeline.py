@@ -78,14 +78,14 @@ def _execute_within_project(run_id: int) -> SyncRun | None:
 
 def _execute(run: SyncRun) -> None:
     progress = Progress(run)
-    sync = run.project_sync
+    project_sync = run.project_sync
     try:
-        sync.refresh_from_db()
-        manifest_clean_staged(sync)
+        project_sync.refresh_from_db()
+        manifest_clean_staged(project_sync)
         _sync(run, progress)
     except Cancelled:
         progress.close_phase()
-        _clean_staged(sync)
+        _clean_staged(project_sync)
         runs.sync_run_finish(run, status=SyncRun.Status.CANCELLED, error="cancelled", error_phase=run.phase)
     except Exception as exc:
         progress.close_phase()
@@ -93,48 +93,48 @@ def _execute(run: SyncRun) -> None:
             logger.warning("sync.run.error", extra={"run_id": str(run.uuid), "phase": run.phase, "error": str(exc)})
         else:
             logger.error("sync.run.error", extra={"run_id": str(run.uuid), "phase": run.phase}, exc_info=True)
-        _clean_staged(sync)
+        _clean_staged(project_sync)
         runs.sync_run_finish(run, status=SyncRun.Status.FAILED, error=_describe(exc), error_phase=run.phase)
 
 
 def _sync(run: SyncRun, progress: Progress) -> None:
-    sync = run.project_sync
-    generation = sync.live_generation + 1
+    project_sync = run.project_sync
+    generation = project_sync.live_generation + 1
     run.generation = generation
     if run.trigger != SyncRun.Trigger.REEMBED:  # a model change may have landed since the trigger
-        run.embedding_model = sync.embedding_model
+        run.embedding_model = project_sync.embedding_model
     SyncRun.objects.filter(pk=run.pk).update(generation=generation, embedding_model=run.embedding_model)
 
     progress.phase(Phase.FETCH)
-    token = repository_token(project=sync.project, url=sync.repository_url)
-    commit = git.fetch_branch(sync.repository_url, sync.branch, token=token)
-    run.commit_before, run.commit_after = sync.live_commit, commit
-    same_model = run.embedding_model == sync.embedding_model
-    if sync.live_generation and commit == sync.live_commit and same_model:
+    token = repository_token(project=project_sync.project, url=project_sync.repository_url)
+    commit = git.fetch_branch(project_sync.repository_url, project_sync.branch, token=token)
+    run.commit_before, run.commit_after = project_sync.live_commit, commit
+    same_model = run.embedding_model == project_sync.embedding_model
+    if project_sync.live_generation and commit == project_sync.live_commit and same_model:
         progress.close_phase()
         runs.sync_run_finish(run, status=SyncRun.Status.UP_TO_DATE)
         return
 
     progress.phase(Phase.DIFF)
-    tree = git.ls_tree(sync.repository_url, commit)
-    diff = diff_tree(tree, manifest_live(sync), max_bytes=settings.NYXSYNC_MAX_FILE_BYTES)
+    tree = git.ls_tree(project_sync.repository_url, commit)
+    diff = diff_tree(tree, manifest_live(project_sync), max_bytes=settings.NYXSYNC_MAX_FILE_BYTES)
     run.files_seen, run.files_changed, run.files_deleted = len(tree), diff.files_changed, diff.files_deleted
 
     progress.phase(Phase.CHUNK, total=len(diff.to_read))
-    read = _read_and_chunk(sync.repository_url, diff.to_read, progress)
+    read = _read_and_chunk(project_sync.repository_url, diff.to_read, progress)
     diff.skipped_by_reason.update(file.skip_reason for file in read if file.skip_reason)
     staged = diff.skipped + read
     run.skipped_by_reason = dict(sorted(diff.skipped_by_reason.items()))
     run.files_skipped = sum(diff.skipped_by_reason.values())
 
     progress.phase(Phase.WRITE, total=len(staged))
-    run.chunks_deleted = manifest_stage(sync, generation=generation, retire_ids=diff.retire_ids, files=staged)
+    run.chunks_deleted = manifest_stage(project_sync, generation=generation, retire_ids=diff.retire_ids, files=staged)
     progress.advance(len(staged))
 
     texts = {chunk.content_hash: chunk.text for file in staged for chunk in file.chunks}
     new_chunks = sum(len(file.chunks) for file in staged)
     if not same_model:  # a model change needs vectors for the carried-over chunks too
-        texts.update(_carried_texts(sync, exclude_file_ids=diff.retire_ids))
+        texts.update(_carried_texts(project_sync, exclude_file_ids=diff.retire_ids))
     _embed(run, texts, progress)
     run.chunks_reused = max(new_chunks - run.chunks_embedded, 0)
 
@@ -142,7 +142,7 @@ def _sync(run: SyncRun, progress: Progress) -> None:
     progress.close_phase()
     runs.sync_run_swap(run, generation=generation, commit=commit, chunk_delta=new_chunks - run.chunks_deleted)
     try:
-        manifest_prune_retired(sync)
+        manifest_prune_retired(project_sync)
     except Exception:  # the run has succeeded: the next run prunes what is left
         logger.warning("sync.prune.failed", extra={"run_id": str(run.uuid)}, exc_info=True)
 
@@ -210,7 +210,7 @@ def sync_run_help_embed(run_id: int) -> None:
         fanout.work_until_done(run_id, get_backend(run.embedding_model), should_stop=run_ended)
 
 
-def _carried_texts(sync, *, exclude_file_ids: list[int]) -> dict[str, str]:
+def _carried_texts(project_sync, *, exclude_file_ids: list[int]) -> dict[str, str]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -220,17 +220,17 @@ def _carried_texts(sync, *, exclude_file_ids: list[int]) -> dict[str, str]:
             JOIN embeddings_chunk c ON c.file_id = f.id
             WHERE ps.id = %s AND NOT (f.id = ANY(%s))
             """,
-            [sync.pk, exclude_file_ids],
+            [project_sync.pk, exclude_file_ids],
         )
         return dict(cursor.fetchall())
 
 
-def _clean_staged(sync) -> None:
+def _clean_staged(project_sync) -> None:
     try:
-        sync.refresh_from_db()
-        manifest_clean_staged(sync)
+        project_sync.refresh_from_db()
+        manifest_clean_staged(project_sync)
     except Exception:  # the next run cleans up; never hide the run's own error behind this one
-        logger.warning("sync.cleanup.failed", extra={"project_sync_id": sync.pk}, exc_info=True)
+        logger.warning("sync.cleanup.failed", extra={"project_sync_id": project_sync.pk}, exc_info=True)
 
 
 def _expected(exc: Exception) -> bool:

@@ -85,9 +85,9 @@ def sync_run_swap(run: SyncRun, *, generation: int, commit: str, chunk_delta: in
     """Make the staged generation live and finish the run as succeeded, in one short
     transaction: readers see the previous snapshot until it commits and the new one after.
     `chunk_delta`: chunks the new snapshot has more than the old one."""
-    sync = run.project_sync
+    project_sync = run.project_sync
     with transaction.atomic():
-        changed = ProjectSync.objects.filter(pk=sync.pk, live_generation=generation - 1).update(
+        changed = ProjectSync.objects.filter(pk=project_sync.pk, live_generation=generation - 1).update(
             live_generation=generation,
             live_chunk_count=Greatest(F("live_chunk_count") + chunk_delta, 0),
             live_commit=commit,
@@ -96,8 +96,8 @@ def sync_run_swap(run: SyncRun, *, generation: int, commit: str, chunk_delta: in
             updated_at=timezone.now(),
         )
         if not changed:
-            raise RuntimeError(f"branch {sync} moved past generation {generation - 1} during the run")
-        sync.refresh_from_db()
+            raise RuntimeError(f"branch {project_sync} moved past generation {generation - 1} during the run")
+        project_sync.refresh_from_db()
         _finish(run, status=SyncRun.Status.SUCCEEDED)
 
 

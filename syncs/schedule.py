@@ -50,13 +50,13 @@ class Check:
 def project_syncs_check_due(*, now: datetime | None = None, limit: int = BATCH) -> list[Check]:
     """Check every branch that is due (at most `limit`) and queue the syncs that are needed."""
     now = now or timezone.now()
-    claimed = [sync for sync in _due(now, limit) if _claim(sync, now)]
+    claimed = [project_sync for project_sync in _due(now, limit) if _claim(project_sync, now)]
     if not claimed:
         return []
     # The remote checks are network waits: a few at a time, outside any transaction.
     with ThreadPoolExecutor(max_workers=min(PARALLEL_CHECKS, len(claimed))) as pool:
         heads = list(pool.map(_remote_head, claimed))
-    checks = [_enqueue_if_moved(sync, head) for sync, head in zip(claimed, heads, strict=True)]
+    checks = [_enqueue_if_moved(project_sync, head) for project_sync, head in zip(claimed, heads, strict=True)]
     logger.info(
         "schedule.checked",
         extra={"checked": len(checks), "queued": sum(check.outcome == Outcome.QUEUED for check in checks)},
@@ -73,44 +73,47 @@ def _due(now: datetime, limit: int) -> list[ProjectSync]:
     )
 
 
-def _claim(sync: ProjectSync, now: datetime) -> bool:
+def _claim(project_sync: ProjectSync, now: datetime) -> bool:
     """Move the branch's next check one interval ahead, if nobody else did since we read it."""
-    unchanged = Q(next_check_at__isnull=True) if sync.next_check_at is None else Q(next_check_at=sync.next_check_at)
-    next_check_at = now + timedelta(minutes=sync.auto_sync_interval_minutes)
-    claimed = ProjectSync.objects.filter(unchanged, pk=sync.pk).update(last_checked_at=now, next_check_at=next_check_at)
-    sync.last_checked_at, sync.next_check_at = now, next_check_at
+    seen = project_sync.next_check_at
+    unchanged = Q(next_check_at__isnull=True) if seen is None else Q(next_check_at=seen)
+    next_check_at = now + timedelta(minutes=project_sync.auto_sync_interval_minutes)
+    claimed = ProjectSync.objects.filter(unchanged, pk=project_sync.pk).update(
+        last_checked_at=now, next_check_at=next_check_at
+    )
+    project_sync.last_checked_at, project_sync.next_check_at = now, next_check_at
     return bool(claimed)
 
 
-def _remote_head(sync: ProjectSync) -> str | None | Exception:
+def _remote_head(project_sync: ProjectSync) -> str | None | Exception:
     try:
         return git.remote_head(
-            sync.repository_url,
-            sync.branch,
+            project_sync.repository_url,
+            project_sync.branch,
             # The project was read with the branch (_due): no query from this pool thread.
-            token=repository_token(project=sync.project, url=sync.repository_url),
+            token=repository_token(project=project_sync.project, url=project_sync.repository_url),
             timeout=CHECK_TIMEOUT_SECONDS,
         )
     except (git.GitError, InvalidInput) as exc:
         return exc
 
 
-def _enqueue_if_moved(sync: ProjectSync, head: str | None | Exception) -> Check:
+def _enqueue_if_moved(project_sync: ProjectSync, head: str | None | Exception) -> Check:
     from syncs.services import sync_run_enqueue
 
-    log = {"project_sync_id": str(sync.uuid)}
+    log = {"project_sync_id": str(project_sync.uuid)}
     if isinstance(head, Exception):
         logger.warning("schedule.check_failed", extra={**log, "error": str(head)})
-        return Check(sync.pk, Outcome.FAILED)
+        return Check(project_sync.pk, Outcome.FAILED)
     if head is None:
         logger.warning("schedule.branch_missing", extra=log)
-        return Check(sync.pk, Outcome.MISSING)
-    if head == sync.live_commit:
-        return Check(sync.pk, Outcome.UNCHANGED, head)
-    active = SyncRun.objects.filter(project_sync=sync, status__in=SyncRun.ACTIVE_STATUSES)
+        return Check(project_sync.pk, Outcome.MISSING)
+    if head == project_sync.live_commit:
+        return Check(project_sync.pk, Outcome.UNCHANGED, head)
+    active = SyncRun.objects.filter(project_sync=project_sync, status__in=SyncRun.ACTIVE_STATUSES)
     # A waiting run fetches the newest head when it starts; a running one that fetched this
     # head already will make it live.
     if active.filter(Q(status=SyncRun.Status.QUEUED) | Q(commit_after=head)).exists():
-        return Check(sync.pk, Outcome.PENDING, head)
-    sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.SCHEDULE)
-    return Check(sync.pk, Outcome.QUEUED, head)
+        return Check(project_sync.pk, Outcome.PENDING, head)
+    sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.SCHEDULE)
+    return Check(project_sync.pk, Outcome.QUEUED, head)

@@ -33,15 +33,15 @@ def project_sync_link(*, owner, repository: str, branch: str, name: str | None =
         project = Project.objects.filter(owner=owner, name=name, deleted_at__isnull=True).first()
         if project is None:
             project = project_create(owner=owner, name=name, repository=repo.display)
-        sync = ProjectSync.objects.filter(project=project, branch=branch).first()
-        if sync is None:
+        project_sync = ProjectSync.objects.filter(project=project, branch=branch).first()
+        if project_sync is None:
             existing = project.syncs.first()
             if existing is not None and existing.repository_url != repo.url:
                 raise ProjectError(f"project {name!r} is linked to {project.repository}, not {repo.display}")
-            sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)
-        elif sync.repository_url != repo.url:
+            project_sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)
+        elif project_sync.repository_url != repo.url:
             raise ProjectError(f"project {name!r} is linked to {project.repository}, not {repo.display}")
-    return sync
+    return project_sync
 
 
 def sync_run_enqueue(
@@ -149,9 +149,9 @@ def sync_runs_sweep(*, lost_after_seconds: int = 120, redispatch_after_seconds: 
     now = timezone.now()
     lost = 0
     stale = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=lost_after_seconds))
-    for sync in ProjectSync.objects.filter(runs__in=stale).distinct().select_related("project"):
-        if not project_sync_lock_is_held(sync.pk):
-            lost += sync_runs_mark_lost(sync)
+    for project_sync in ProjectSync.objects.filter(runs__in=stale).distinct().select_related("project"):
+        if not project_sync_lock_is_held(project_sync.pk):
+            lost += sync_runs_mark_lost(project_sync)
     waiting = SyncRun.objects.filter(status=SyncRun.Status.QUEUED, heartbeat_at__lt=now - timedelta(seconds=redispatch_after_seconds))
     redispatched = 0
     for run in waiting:
@@ -161,7 +161,7 @@ def sync_runs_sweep(*, lost_after_seconds: int = 120, redispatch_after_seconds: 
     return {"lost": lost, "redispatched": redispatched}
 
 
-# --- API and integrations (issue 5): link, branches, auto-sync settings, removal and purge -------
+# --- link, branches, auto-sync settings, removal and purge ---------------------------------------
 
 
 class SyncConflict(DomainError):
@@ -182,9 +182,9 @@ def project_link_new(*, owner, repository: str, branch: str, name: str | None = 
     name = name or repo.display.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
     with transaction.atomic():
         project = project_create(owner=owner, name=name, repository=repo.display)
-        sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)
-    logger.info("project.linked", extra={"project_id": str(project.uuid), "project_sync_id": str(sync.uuid)})
-    return sync
+        project_sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)
+    logger.info("project.linked", extra={"project_id": str(project.uuid), "project_sync_id": str(project_sync.uuid)})
+    return project_sync
 
 
 def project_sync_add(
@@ -197,7 +197,7 @@ def project_sync_add(
     repository_url = existing.repository_url if existing else normalize_repository(project.repository).url
     try:
         with transaction.atomic():
-            sync = ProjectSync.objects.create(
+            project_sync = ProjectSync.objects.create(
                 project=project,
                 repository_url=repository_url,
                 branch=branch,
@@ -206,8 +206,8 @@ def project_sync_add(
             )
     except IntegrityError as exc:
         raise ProjectError(f"branch {branch!r} is already synced") from exc
-    logger.info("project_sync.added", extra={"project_sync_id": str(sync.uuid)})
-    return sync
+    logger.info("project_sync.added", extra={"project_sync_id": str(project_sync.uuid)})
+    return project_sync
 
 
 def project_sync_update_schedule(
@@ -279,18 +279,18 @@ def _delete_project_syncs(project_syncs: list[ProjectSync]) -> None:
     with ExitStack() as locks:
         # Each branch's run lock, in id order: no worker can start (or be running) a run of
         # these branches while their rows go.
-        for sync in sorted(project_syncs, key=lambda sync: sync.pk):
-            if not locks.enter_context(project_sync_lock(sync.pk)):
-                raise SyncConflict(f"branch {sync.branch!r} is being synced; cancel the run or try again later")
-        for sync in project_syncs:
-            sync_runs_mark_lost(sync)  # we hold the lock: a run still marked running lost its worker
-        ids = [sync.pk for sync in project_syncs]
+        for project_sync in sorted(project_syncs, key=lambda project_sync: project_sync.pk):
+            if not locks.enter_context(project_sync_lock(project_sync.pk)):
+                raise SyncConflict(f"branch {project_sync.branch!r} is being synced; cancel the run or try again later")
+        for project_sync in project_syncs:
+            sync_runs_mark_lost(project_sync)  # we hold the lock: a run still marked running lost its worker
+        ids = [project_sync.pk for project_sync in project_syncs]
         with transaction.atomic():
             # Waiting runs go with their branch: a task that arrives later finds no run and stops.
             manifest_delete(ids)
             SyncRun.objects.filter(project_sync_id__in=ids).delete()
             ProjectSync.objects.filter(pk__in=ids).delete()
-            projects = {sync.project for sync in project_syncs}
+            projects = {project_sync.project for project_sync in project_syncs}
             for project in projects:
                 if Project.objects.filter(pk=project.pk).exists():
                     project_refresh_status(project)

@@ -32,7 +32,7 @@ def sweep() -> None:
         sync_runs_sweep()
 
 
-# --- API and integrations (issue 5): scheduled syncs ----------------------------------------------
+# --- scheduled syncs ----------------------------------------------------------------------------
 
 
 @shared_task(name="syncs.check_scheduled", ignore_result=True, soft_time_limit=240, time_limit=300)

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.backends import EmbeddingError
 from projects.management.lookup import PROJECT_HELP, project_from_option
-from syncs.models import ProjectSync
+from projects.selectors import projects_not_deleted
+from syncs.selectors import project_sync_list
 from syncs.services import project_sync_reembed
 
 
@@ -22,15 +23,17 @@ class Command(BaseCommand):
         parser.add_argument("--model", required=True, help="e.g. all-MiniLM-L6-v2, hashing-256, openai:text-embedding-3-small")
 
     def handle(self, *args, **options):
-        syncs = ProjectSync.objects.select_related("project").filter(project__deleted_at__isnull=True)
         if options["project"]:
-            syncs = syncs.filter(project=project_from_option(options["project"], owner_name=options["owner"]))
-        if not syncs:
+            projects = [project_from_option(options["project"], owner_name=options["owner"])]
+        else:
+            projects = projects_not_deleted()
+        project_syncs = list(project_sync_list(projects=projects))
+        if not project_syncs:
             raise CommandError("no branch to re-embed")
-        for sync in syncs:
+        for project_sync in project_syncs:
             try:
-                run, created = project_sync_reembed(project_sync=sync, model_name=options["model"])
+                run, created = project_sync_reembed(project_sync=project_sync, model_name=options["model"])
             except EmbeddingError as exc:
                 raise CommandError(str(exc)) from exc
             verb = "queued" if created else "merged into waiting"
-            self.stdout.write(f"{sync}: re-embed to {options['model']} {verb} run {run.uuid}")
+            self.stdout.write(f"{project_sync}: re-embed to {options['model']} {verb} run {run.uuid}")

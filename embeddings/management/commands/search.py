@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from embeddings.search import SearchError, search
 from nyxsync.management.lookup import acting_from_options, add_as_argument, quiet_logs
 from projects.management.lookup import PROJECT_HELP, project_from_option
+from syncs.selectors import project_sync_list
 
 
 class Command(BaseCommand):
@@ -28,13 +29,11 @@ class Command(BaseCommand):
 
     def _handle(self, options, user):
         project = project_from_option(options["project"], user=user, owner_name=options["owner"])
-        syncs = project.syncs.all()
-        if options["branch"]:
-            syncs = syncs.filter(branch=options["branch"])
-            if not syncs:
-                raise CommandError(f"project {project.name!r} has no branch {options['branch']!r}")
+        project_syncs = list(project_sync_list(projects=[project], branch=options["branch"]))
+        if options["branch"] and not project_syncs:
+            raise CommandError(f"project {project.name!r} has no branch {options['branch']!r}")
         try:
-            hits = search(project_syncs=list(syncs), query=options["query"], k=options["k"])
+            hits = search(project_syncs=project_syncs, query=options["query"], k=options["k"])
         except SearchError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:

@@ -39,19 +39,19 @@ class Command(BaseCommand):
     def _handle(self, options, user):
         owner, name = self._owner_and_name(options, user)
         try:
-            sync = services.project_sync_link(owner=owner, repository=options["repo"], branch=options["branch"], name=name)
+            project_sync = services.project_sync_link(owner=owner, repository=options["repo"], branch=options["branch"], name=name)
         except (InvalidInput, ProjectError) as exc:
             raise CommandError(str(exc)) from exc
         except ProgrammingError as exc:  # row-level security: --as someone who may not write there
             raise CommandError(f"{user.get_username()} may not sync {owner.get_username()}'s projects") from exc
-        if user is not None and not can_sync(user, sync.project):
-            raise CommandError(f"{user.get_username()} may not sync project {sync.project.name!r}")
+        if user is not None and not can_sync(user, project_sync.project):
+            raise CommandError(f"{user.get_username()} may not sync project {project_sync.project.name!r}")
 
         inline = options["inline"] or not _worker_available()
         if inline and not options["inline"] and not options["json"]:
             self.stderr.write("No Celery worker answers: syncing in this process.")
         started = time.monotonic()
-        run, created = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, requested_by=user or owner, dispatch=not inline)
+        run, created = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, requested_by=user or owner, dispatch=not inline)
         runner = _start_inline(run) if inline and created else None
         run = self._watch(run, quiet=options["json"], runner=runner)
         summary = _summary(run, seconds=time.monotonic() - started)
