@@ -7,7 +7,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 
 from embeddings.models import Chunk, EmbeddingModel, SourceFile, Vector
-from projects.models import Project
+from projects.models import Membership, Project
 from syncs.models import ProjectSync, SyncRun
 
 
@@ -37,6 +37,17 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory)
     name = factory.Sequence(lambda n: f"project{n}")
     repository = factory.LazyAttribute(lambda project: f"example/{project.name}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    """A member of a project: a viewer unless `role` says otherwise."""
+
+    class Meta:
+        model = Membership
+
+    project = factory.SubFactory(ProjectFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Membership.Role.VIEWER
 
 
 class ProjectSyncFactory(factory.django.DjangoModelFactory):

@@ -7,10 +7,9 @@ import uuid
 import pytest
 from knox.models import AuthToken
 
-from projects import permissions
 from syncs.models import SyncRun
 from tests.api.conftest import client_for
-from tests.factories import SyncRunFactory
+from tests.factories import MembershipFactory, SyncRunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -97,9 +96,8 @@ def test_a_token_lists_only_its_users_projects(api, outsider_api, project, forei
     assert [p["uuid"] for p in outsider_api.get("/api/v1/projects/").json()["results"]] == [str(foreign_sync.project.uuid)]
 
 
-def test_it_answers_403_for_what_the_user_sees_but_may_not_do(api, project_sync, monkeypatch):
-    monkeypatch.setattr(permissions, "can_manage", lambda user, project: False)
-    monkeypatch.setattr(permissions, "can_sync", lambda user, project: False)
+def test_it_answers_403_for_what_the_user_sees_but_may_not_do(project_sync):
+    api = client_for(MembershipFactory(project=project_sync.project, role="viewer").user)  # sees, may not change
     p, s = project_sync.project.uuid, project_sync.uuid
 
     assert api.get(f"/api/v1/projects/{p}/").status_code == 200

@@ -2,6 +2,7 @@
 services and report with message_user)."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -9,7 +10,7 @@ from django_eventstream import get_current_event_id
 
 from syncs.events import OPERATORS_CHANNEL
 from syncs.models import SyncRun
-from tests.factories import ProjectFactory, ProjectSyncFactory, SyncRunFactory
+from tests.factories import MembershipFactory, ProjectFactory, ProjectSyncFactory, SyncRunFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -121,9 +122,14 @@ def test_check_integrity_of_a_project_never_synced(admin_client, branch):
     assert texts(response) == [f"{branch.project}: no live snapshot yet, nothing to check."]
 
 
-def test_actions_ask_the_permission_check(admin_client, branch, monkeypatch):
-    monkeypatch.setattr("syncs.admin.can_sync", lambda user, project: False)
-    response = action(admin_client, "syncs.projectsync", "sync_now", [branch])
+def test_actions_ask_the_permission_check(branch):
+    # Staff with every model permission, but only a viewer of the project: the role decides.
+    staff = UserFactory(username="staff-viewer", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["projects", "syncs"]))
+    MembershipFactory(project=branch.project, user=staff, role="viewer")
+    client = Client()
+    client.force_login(staff)
+    response = action(client, "syncs.projectsync", "sync_now", [branch])
     assert not SyncRun.objects.exists()
     assert texts(response) == [f"You may not sync {branch}."]
 

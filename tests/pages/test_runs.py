@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from syncs.models import SyncRun
-from tests.factories import ProjectFactory, ProjectSyncFactory, SyncRunFactory
+from tests.factories import MembershipFactory, ProjectFactory, ProjectSyncFactory, SyncRunFactory
 
 pytestmark = pytest.mark.django_db
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -72,9 +72,10 @@ def test_sync_and_cancel_need_a_csrf_token(owner, branch):
     assert SyncRun.objects.count() == 1
 
 
-def test_sync_needs_the_sync_permission(owner_client, branch, monkeypatch):
-    monkeypatch.setattr("syncs.views.can_sync", lambda user, project: False)
-    response = owner_client.post(sync_url(branch), **JSON)
+def test_sync_needs_the_sync_permission(branch):
+    viewer = Client()  # sees the project, may not sync it
+    viewer.force_login(MembershipFactory(project=branch.project, role="viewer").user)
+    response = viewer.post(sync_url(branch), **JSON)
     assert response.status_code == 403 and not SyncRun.objects.exists()
 
 
