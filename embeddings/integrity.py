@@ -81,6 +81,16 @@ def take_report(using: str = "default", *, watermarks: dict[str, int] | None = N
     return scopes
 
 
+def project_report(*, projects, using: str = "default") -> list[Scope]:
+    """The "project" scopes of `projects` only (the admin's check of a few projects): their
+    live snapshots' vectors and chunks missing one, read for those projects alone."""
+    ids = [project.pk for project in projects]
+    if not ids or "embeddings_vector" not in _tables(using):
+        return []
+    has_vectors = any((table, column) == ("embeddings_vector", "embedding") for table, column, _ in vector_columns(using))
+    return _project_scopes(using, has_vectors, _has_tenants(using), project_ids=ids)
+
+
 def _has_tenants(using: str) -> bool:
     """Whether vectors are keyed by tenant yet (migration embeddings.0008): a report taken by
     `migrate` before it ran reads the schema of before."""
@@ -135,7 +145,7 @@ def _column_scopes(using: str, columns: list[tuple[str, str, str]]) -> list[Scop
     return scopes
 
 
-def _project_scopes(using: str, has_vectors: bool, has_tenants: bool) -> list[Scope]:
+def _project_scopes(using: str, has_vectors: bool, has_tenants: bool, *, project_ids: list[int] | None = None) -> list[Scope]:
     from embeddings.snapshot import LIVE_FILE_SQL
 
     checksum = _CHECKSUM.format(row=_VECTOR_ROW) if has_vectors else "'0'"
@@ -155,6 +165,7 @@ def _project_scopes(using: str, has_vectors: bool, has_tenants: bool) -> list[Sc
                 FROM project_syncs ps
                 JOIN embeddings_sourcefile f ON f.project_sync_id = ps.id AND {LIVE_FILE_SQL}
                 JOIN embeddings_chunk c ON c.file_id = f.id
+                WHERE %(all)s OR ps.project_id = ANY(%(ids)s)
             )
             SELECT p.uuid::text, u.username || '/' || p.name, live.embedding_model,
                    count(v.embedding), count(*) - count(v.embedding), {checksum}
@@ -164,7 +175,8 @@ def _project_scopes(using: str, has_vectors: bool, has_tenants: bool) -> list[Sc
             LEFT JOIN embeddings_embeddingmodel m ON m.name = live.embedding_model
             {vector_join}
             GROUP BY 1, 2, 3 ORDER BY 2, 3
-            """
+            """,
+            {"all": project_ids is None, "ids": project_ids or []},
         )
         return [
             Scope("project", key, f"project {label}", model, count, checksum, missing=missing)

@@ -90,7 +90,7 @@ def cancel_runs(modeladmin, request, runs) -> None:
 
 def report_integrity(modeladmin, request, projects) -> None:
     """The integrity scopes (vector count, chunks missing a vector, checksum) of each project."""
-    from embeddings.integrity import take_report
+    from embeddings.integrity import project_report
 
     allowed = [project for project in projects if can_view(request.user, project)]
     if len(allowed) < len(projects):
@@ -98,15 +98,14 @@ def report_integrity(modeladmin, request, projects) -> None:
     if not allowed:
         return
     try:
-        scopes = take_report()
+        scopes = project_report(projects=allowed)
     except Exception as exc:
         logger.error("admin.integrity.failed", exc_info=True)
         modeladmin.message_user(request, f"The integrity report failed ({type(exc).__name__}: {exc}).", messages.ERROR)
         return
     by_project: dict[str, list] = {}
     for scope in scopes:
-        if scope.kind == "project":
-            by_project.setdefault(scope.key, []).append(scope)
+        by_project.setdefault(scope.key, []).append(scope)
     for project in allowed:
         found = by_project.get(str(project.uuid), [])
         if not found:

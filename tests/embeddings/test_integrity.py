@@ -35,6 +35,19 @@ def test_it_counts_vectors_per_model_and_per_project(synced_project):
     assert project.label == f"project {synced_project.project.owner.username}/{synced_project.project.name}"
 
 
+def test_a_project_report_reads_only_the_projects_asked_for(synced_project):
+    other = ProjectSyncFactory(live_generation=1)
+    ChunkFactory(file=SourceFileFactory(project_sync=other, born_generation=1))  # no vector: 1 missing
+    whole = {scope.key: scope for scope in scopes_by_kind(integrity.take_report(), "project")}
+
+    [mine] = integrity.project_report(projects=[synced_project.project])
+    [theirs] = integrity.project_report(projects=[other.project])
+
+    assert mine == whole[str(synced_project.project.uuid)] and (mine.vectors, mine.missing) == (3, 0)
+    assert theirs == whole[str(other.project.uuid)] and (theirs.vectors, theirs.missing) == (0, 1)
+    assert integrity.project_report(projects=[]) == []
+
+
 def test_it_ignores_files_outside_the_live_snapshot(synced_project):
     staged = SourceFileFactory(project_sync=synced_project, born_generation=2)
     ChunkFactory(file=staged)  # staged by a run in progress: no vector yet, not live
