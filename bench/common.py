@@ -31,14 +31,19 @@ def setup_django(work: Path, database: str, *, model: str, reuse: bool = False) 
     with psycopg.connect(host=str(embedded.ensure_postgres()), user="postgres", dbname="postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
         if not (reuse and exists):
-            conn.execute(f'CREATE DATABASE "{database}"')
+            # Owned by the owner role, which migrates; the app's role runs under row-level security.
+            conn.execute(f'CREATE DATABASE "{database}" OWNER {embedded.OWNER_ROLE}')
     os.environ["DATABASE_URL"] = embedded.postgres_url(database)
+    os.environ["MIGRATION_DATABASE_URL"] = embedded.postgres_url(database, user=embedded.OWNER_ROLE)
     import django
 
     django.setup()
     from django.core.management import call_command
 
+    from nyxsync.tenancy import act_as_system_by_default
+
     call_command("migrate", verbosity=0)
+    act_as_system_by_default()  # as manage.py does: an operator's process on the box
     return os.environ["DATABASE_URL"]
 
 

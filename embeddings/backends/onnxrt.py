@@ -85,6 +85,9 @@ def load_session(threads: int, cache_dir: Path | None = None):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # No spin-waiting between runs: a worker shares its cores with PostgreSQL, git and the web
+        # process, and spinning threads on a busy machine made 2 threads slower than 1.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only: no notes about the optimizer's choices
         session = onnxruntime.InferenceSession(
             str(folder / onnx_build.MODEL_FILE), options, providers=["CPUExecutionProvider"]

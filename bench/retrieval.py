@@ -1,0 +1,190 @@
+"""Retrieval benchmark on public data: CoSQA (500 real web queries over 6,267 Python functions).
+
+    .venv/bin/python bench/retrieval.py [--split test|dev] [--models all-MiniLM-L6-v2 all-MiniLM-L6-v2-int8] [--keep]
+
+For each model, side by side in one run:
+- raw dense: the model alone, each function embedded whole, brute-force cosine over all of them;
+- nyxsync: the corpus committed as a git repository (one file per function), synced by the real
+  pipeline into the embedded PostgreSQL + pgvector, and searched with embeddings.search (hybrid:
+  vector neighbours, full-text matches and definitions, fused).
+Prints MRR@100, recall@1/5/10 and nDCG@10 for each, the model seconds per 1,000 characters, and
+the CPU. Tune on dev (`--split dev`), report test. `--keep` keeps the synced database
+(nyxsync_bench_retrieval) for the next run, so a change to the search can be measured in a minute. Figures only: nothing passes or fails.
+
+Data: ../shared/data/cosqa (CoSQA, Huang et al. 2021, MIT licence; see its README).
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, commit_tree, cpu_name, drop_database, serve_repository, setup_django
+
+DATA = ROOT.parent / "shared" / "data" / "cosqa"
+MODELS = ["all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"]
+DEPTH = 100  # ranks looked at for MRR (search's own maximum k)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", choices=["test", "dev"], default="test")
+    parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--keep", action="store_true", help="keep the synced database for the next run")
+    args = parser.parse_args()
+
+    corpus = json.loads((args.data / "code_idx_map.txt").read_text())  # code -> id
+    codes = {index: code for code, index in corpus.items()}
+    queries = [(item["doc"], item["retrieval_idx"]) for item in json.loads((args.data / f"cosqa-retrieval-{args.split}-500.json").read_text())]
+    print(f"CoSQA {args.split}: {len(queries)} queries over {len(codes)} functions; CPU: {cpu_name()}, {os.cpu_count()} cores")
+
+    work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-retrieval-"))
+    database = "nyxsync_bench_retrieval" if args.keep else f"nyxsync_bench_retrieval_{os.getpid()}"
+    setup_django(work, database, model=args.models[0], reuse=args.keep)
+    daemon = None
+    try:
+        daemon, url, bare = serve_repository(work)
+        tree = work / "corpus"
+        for index, code in codes.items():
+            path = tree / "cosqa" / f"{index:05d}.py"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(code + "\n")
+        commit_tree(work / "tree", tree, bare, "CoSQA corpus")
+        results = []
+        for model in args.models:
+            results += _measure_model(model, codes, queries, url, args)
+        _print_table(results)
+    finally:
+        if daemon:
+            daemon.terminate()
+        if not args.keep:
+            drop_database(database)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure_model(model: str, codes: dict[int, str], queries: list, url: str, args) -> list[dict]:
+    from embeddings.backends import get_backend
+
+    backend = get_backend(model)
+    backend.embed(["warm up"])
+    sync, sync_seconds = _synced(model, url)
+    ids = list(codes)
+    texts = [codes[index] for index in ids]
+    vectors, embedded, per_kchar = _raw_vectors(backend, texts)
+    query_vectors = backend.embed([query for query, _ in queries])
+    scores = query_vectors @ vectors.T
+    dense = [[ids[j] for j in np.argsort(-row)[:DEPTH]] for row in scores]
+    raw = {"model": model, "method": "raw dense", **_metrics(dense, queries)}
+    raw["note"] = f"{len(texts) - embedded} vectors read from the sync, {embedded} embedded"
+    if embedded:
+        raw["note"] += f" ({per_kchar:.3f} s per 1,000 chars)"
+
+    started = time.monotonic()
+    hybrid = [_search_ids(sync, query) for query, _ in queries]
+    search_ms = (time.monotonic() - started) * 1000 / len(queries)
+    note = f"search {search_ms:.0f} ms/query"
+    if sync_seconds is not None:
+        note = f"full sync {sync_seconds:.0f} s; " + note
+    return [raw, {"model": model, "method": "nyxsync hybrid", **_metrics(hybrid, queries), "note": note}]
+
+
+def _raw_vectors(backend, texts: list[str]) -> tuple[np.ndarray, int, float]:
+    """Each whole function's vector. The sync embedded the same texts (a function per file, most
+    of them one chunk): a text whose hash has a vector of this model is read back, not embedded
+    again (a text's vector depends on the text alone); the rest is embedded here."""
+    from embeddings.models import EmbeddingModel, Vector
+
+    model = EmbeddingModel.objects.get(name=backend.name)
+    hashes = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() for text in texts]
+    stored = dict(Vector.objects.filter(model=model, content_hash__in=hashes).values_list("content_hash", "embedding"))
+    missing = [i for i, digest in enumerate(hashes) if digest not in stored]
+    started = time.monotonic()
+    fresh = dict(zip(missing, backend.embed([texts[i] for i in missing]), strict=True)) if missing else {}
+    per_kchar = (time.monotonic() - started) * 1000 / max(sum(len(texts[i]) for i in missing), 1)
+    vectors = np.stack([fresh[i] if i in fresh else np.asarray(stored[digest], dtype=np.float32) for i, digest in enumerate(hashes)])
+    return vectors, len(missing), per_kchar
+
+
+def _synced(model: str, url: str):
+    """The model's branch of the corpus, synced (once; --keep reuses it)."""
+    from django.contrib.auth import get_user_model
+    from django.test import override_settings
+
+    from syncs.models import ProjectSync, SyncRun
+    from syncs.pipeline import sync_run_execute
+    from syncs.services import project_sync_link, sync_run_enqueue
+
+    name = f"cosqa-{model}"
+    existing = ProjectSync.objects.filter(project__name=name, live_generation__gt=0).first()
+    if existing is not None:
+        return existing, None
+    user, _ = get_user_model().objects.get_or_create(username="bench-retrieval")
+    with override_settings(NYXSYNC_EMBEDDING_MODEL=model):  # the branch's model, as a new branch gets it
+        sync = project_sync_link(owner=user, repository=url, branch="main", name=name)
+    started = time.monotonic()
+    run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
+    run = sync_run_execute(run.pk)
+    if run.status != SyncRun.Status.SUCCEEDED:
+        raise SystemExit(f"sync {run.status}: {run.error}")
+    # As an operator would: migrate builds a new model's HNSW index as the owner role (the app's
+    # role may not), so every model is searched the same way.
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    sync.refresh_from_db()
+    return sync, time.monotonic() - started
+
+
+def _search_ids(sync, query: str) -> list[int]:
+    from embeddings.search import MAX_K, search
+
+    ranked = []
+    for hit in search(project_syncs=[sync], query=query, k=MAX_K):
+        index = int(Path(hit.path).stem)
+        if index not in ranked:  # a long function may have several chunks: its best one counts
+            ranked.append(index)
+    return ranked
+
+
+def _metrics(rankings: list[list[int]], queries: list) -> dict:
+    ranks = [ranking.index(relevant) + 1 if relevant in ranking else None for ranking, (_, relevant) in zip(rankings, queries, strict=True)]
+    count = len(ranks)
+
+    def recall(k: int) -> float:
+        return sum(1 for rank in ranks if rank and rank <= k) / count
+
+    return {
+        "mrr": sum(1 / rank for rank in ranks if rank) / count,
+        "r1": recall(1),
+        "r5": recall(5),
+        "r10": recall(10),
+        "ndcg10": sum(1 / math.log2(rank + 1) for rank in ranks if rank and rank <= 10) / count,
+    }
+
+
+def _print_table(results: list[dict]) -> None:
+    print(f"\n{'model':<24} {'method':<15} {'MRR':>6} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'nDCG@10':>8}")
+    for row in results:
+        figures = " ".join(f"{100 * row[key]:>6.1f}" for key in ("mrr", "r1", "r5", "r10"))
+        print(f"{row['model']:<24} {row['method']:<15} {figures} {100 * row['ndcg10']:>8.1f}   {row.get('note', '')}")
+    by = {(row["model"], row["method"]): row for row in results}
+    torch, int8 = MODELS
+    for method in ("raw dense", "nyxsync hybrid"):
+        if (torch, method) in by and (int8, method) in by:
+            delta = 100 * (by[(int8, method)]["ndcg10"] - by[(torch, method)]["ndcg10"])
+            print(f"{method}: int8 - torch nDCG@10 = {delta:+.1f} points (target >= -1.0)")
+    for model in dict.fromkeys(row["model"] for row in results):
+        if (model, "raw dense") in by and (model, "nyxsync hybrid") in by:
+            delta = 100 * (by[(model, "nyxsync hybrid")]["ndcg10"] - by[(model, "raw dense")]["ndcg10"])
+            print(f"{model}: nyxsync hybrid - raw dense nDCG@10 = {delta:+.1f} points (target > 0)")
+
+
+if __name__ == "__main__":
+    main()
