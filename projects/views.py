@@ -7,6 +7,8 @@ right after it and no change falls between the two."""
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -197,90 +199,82 @@ def _dashboard_run(number: int, run: SyncRun) -> dict:
 # --- members and the repository token (owners) -----------------------------------------------
 
 
-def _managed_project_or_404(request, uuid):
-    """The project, if the user may see it (else 404) and manage it (else None: answer 403)."""
-    project = _project_or_404(request.user, uuid)
-    return project if can_manage(request.user, project) else None
+def _owners_only(refusal: str):
+    """A POST of the project's owners (its members, its repository token): the project if the
+    user may see it (else 404) and manage it (else 403, saying `refusal`); the view says what
+    happened in a message, and the answer goes back to the project page's access section."""
+
+    def decorate(view):
+        @login_required
+        @require_POST
+        @functools.wraps(view)
+        def owners_view(request, project, **kwargs):
+            project = _project_or_404(request.user, project)
+            if not can_manage(request.user, project):
+                return HttpResponseForbidden(refusal)
+            view(request, project, **kwargs)
+            return redirect(reverse("projects:detail", kwargs={"project": project.uuid}) + "#access")
+
+        return owners_view
+
+    return decorate
 
 
-def _back_to_access(project):
-    return redirect(reverse("projects:detail", kwargs={"project": project.uuid}) + "#access")
+def _change(request, form_class, change, success) -> None:
+    """Validate the POST with `form_class` (None: nothing to validate), make the `change` (one
+    service call on the cleaned data) and say how it went: the form's first error, the
+    service's refusal, or `success(result, data)`."""
+    form = form_class(request.POST) if form_class else None
+    if form is not None and not form.is_valid():
+        messages.error(request, next(iter(form.errors.values()))[0])
+        return
+    data = form.cleaned_data if form is not None else {}
+    try:
+        result = change(data)
+    except ProjectError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success(result, data))
 
 
-def _first_error(form) -> str:
-    return next(iter(form.errors.values()))[0]
+def _now_a(membership) -> str:
+    return f"{membership.user.get_username()} is now a {membership.get_role_display().lower()}."
 
 
-@login_required
-@require_POST
+@_owners_only("only the project's owners may manage its members")
 def project_member_add(request, project):
-    project = _managed_project_or_404(request, project)
-    if project is None:
-        return HttpResponseForbidden("only the project's owners may manage its members")
-    form = MemberAddForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _first_error(form))
-        return _back_to_access(project)
-    try:
-        membership = services.project_member_add(project=project, actor=request.user, **form.cleaned_data)
-    except ProjectError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{membership.user.get_username()} is now a {membership.get_role_display().lower()}.")
-    return _back_to_access(project)
+    _change(
+        request, MemberAddForm,
+        lambda data: services.project_member_add(project=project, actor=request.user, **data),
+        lambda membership, data: _now_a(membership),
+    )  # fmt: skip
 
 
-@login_required
-@require_POST
+@_owners_only("only the project's owners may manage its members")
 def project_member_change(request, project, username):
-    project = _managed_project_or_404(request, project)
-    if project is None:
-        return HttpResponseForbidden("only the project's owners may manage its members")
-    form = MemberRoleForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _first_error(form))
-        return _back_to_access(project)
-    try:
-        membership = services.project_member_change_role(
-            project=project, actor=request.user, username=username, role=form.cleaned_data["role"]
-        )
-    except ProjectError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{username} is now a {membership.get_role_display().lower()}.")
-    return _back_to_access(project)
+    _change(
+        request, MemberRoleForm,
+        lambda data: services.project_member_change_role(project=project, actor=request.user, username=username, role=data["role"]),
+        lambda membership, data: _now_a(membership),
+    )  # fmt: skip
 
 
-@login_required
-@require_POST
+@_owners_only("only the project's owners may manage its members")
 def project_member_remove(request, project, username):
-    project = _managed_project_or_404(request, project)
-    if project is None:
-        return HttpResponseForbidden("only the project's owners may manage its members")
-    try:
-        services.project_member_remove(project=project, actor=request.user, username=username)
-    except ProjectError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{username} no longer has access to {project.name}.")
-    return _back_to_access(project)
+    _change(
+        request, None,
+        lambda data: services.project_member_remove(project=project, actor=request.user, username=username),
+        lambda result, data: f"{username} no longer has access to {project.name}.",
+    )  # fmt: skip
 
 
-@login_required
-@require_POST
+@_owners_only("only the project's owners may change its token")
 def project_github_token(request, project):
-    project = _managed_project_or_404(request, project)
-    if project is None:
-        return HttpResponseForbidden("only the project's owners may change its token")
-    form = GithubTokenForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _first_error(form))
-        return _back_to_access(project)
-    token = None if form.cleaned_data["remove"] else form.cleaned_data["token"]
-    try:
-        services.project_github_token_set(project=project, token=token)
-    except ProjectError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Repository token saved." if token else "Repository token removed.")
-    return _back_to_access(project)
+    def token_of(data):
+        return None if data["remove"] else data["token"]
+
+    _change(
+        request, GithubTokenForm,
+        lambda data: services.project_github_token_set(project=project, token=token_of(data)),
+        lambda result, data: "Repository token saved." if token_of(data) else "Repository token removed.",
+    )  # fmt: skip
