@@ -14,5 +14,5 @@ def register(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("embeddings", "0007_chunk_symbols_index")]
+    dependencies = [("embeddings", "0011_vector_tenant_not_null")]
     operations = [migrations.RunPython(register, migrations.RunPython.noop)]
