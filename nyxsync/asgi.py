@@ -7,6 +7,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nyxsync.settings")
+# A thread per request: connections come from a bounded pool (nyxsync/settings/base.py).
+os.environ.setdefault("NYXSYNC_DATABASE_POOL", "true")
 django_application = get_asgi_application()
 
 from agents.http import PATHS as MCP_PATHS  # noqa: E402 (needs Django set up)

@@ -21,9 +21,9 @@ from nyxsync.uuids import parse_uuids
 from projects.permissions import can_sync, can_view
 from projects.selectors import projects_for_user
 from syncs import services
-from syncs.events import OPERATORS_CHANNEL, run_event
+from syncs.events import OPERATORS_CHANNEL, project_channel, run_event
 from syncs.models import ProjectSync, SyncRun
-from syncs.views import run_panel
+from syncs.views import MAX_STREAM_CHANNELS, run_panel
 
 logger = logging.getLogger(__name__)
 # Names shown in one message before "and N more".
@@ -165,6 +165,17 @@ class ProjectSyncAdmin(admin.ModelAdmin):
         report_integrity(self, request, list({project_sync.project for project_sync in queryset.select_related("project")}))
 
 
+def _stream_of(user, runs) -> tuple[str, list[str]]:
+    """Where the admin's pages listen: superusers on the operators' channel (every tenant's runs),
+    other staff on the channels of the projects of the runs shown (those they may see)."""
+    if user.is_superuser:
+        return reverse("operator_events"), [OPERATORS_CHANNEL]
+    projects = list(dict.fromkeys(str(run.project_sync.project.uuid) for run in runs))[:MAX_STREAM_CHANNELS]
+    if not projects:
+        return "", []
+    return f"{reverse('project_events')}?{urlencode([('project', uuid) for uuid in projects])}", [project_channel(uuid) for uuid in projects]
+
+
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
     list_display = [
@@ -210,35 +221,45 @@ class SyncRunAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             return HttpResponseForbidden()
         wanted = parse_uuids(request.GET.getlist("run")[:200])
-        event_id = get_current_event_id([OPERATORS_CHANNEL])
-        runs = self.get_queryset(request).select_related("project_sync__project").filter(uuid__in=wanted)
+        runs = list(self.get_queryset(request).select_related("project_sync__project").filter(uuid__in=wanted))
+        _, channels = _stream_of(request.user, runs)
+        event_id = get_current_event_id(channels) if channels else ""
         return JsonResponse({"event_id": event_id, "runs": [run_event(run) for run in runs]})
 
-    def _live_context(self, runs) -> dict:
+    def _live_context(self, request, runs, event_ids: dict) -> dict:
         query = urlencode([("run", str(run.uuid)) for run in runs])
+        stream_url, channels = _stream_of(request.user, runs)
+        position = event_ids.get(tuple(channels)) or (get_current_event_id(channels) if channels else "")
         return {
-            "stream_url": reverse("operator_events"),
+            "stream_url": stream_url,
+            "event_id": position,
             "state_url": f"{reverse('admin:syncs_syncrun_live_state')}?{query}",
             "initial_runs": [run_event(run) for run in runs],
         }
 
     def changelist_view(self, request, extra_context=None):
         # The stream position before the rows are read: the stream resumes right after them.
-        event_id = get_current_event_id([OPERATORS_CHANNEL])
+        event_ids = self._positions(request)
         response = super().changelist_view(request, extra_context=extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:
-            response.context_data["live"] = {"event_id": event_id, **self._live_context(list(changelist.result_list))}
+            response.context_data["live"] = self._live_context(request, list(changelist.result_list), event_ids)
         return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        event_id = get_current_event_id([OPERATORS_CHANNEL])
+        event_ids = self._positions(request)
         run = self.get_object(request, unquote(object_id))
         # Every field is read-only: there is nothing to save.
         extra_context = {"show_save": False, "show_save_and_continue": False, **(extra_context or {})}
         if run is not None:
-            extra_context["live"] = {"event_id": event_id, **self._live_context([run])}
+            extra_context["live"] = self._live_context(request, [run], event_ids)
         return super().change_view(request, object_id, form_url=form_url, extra_context=extra_context)
+
+    @staticmethod
+    def _positions(request) -> dict:
+        """The operators' stream position, taken before the rows are read (staff's project channels
+        are known only after: their position is taken then, a run that moves between may be re-read)."""
+        return {(OPERATORS_CHANNEL,): get_current_event_id([OPERATORS_CHANNEL])} if request.user.is_superuser else {}
 
     @admin.display(description="run")
     def short_uuid(self, run: SyncRun) -> str:

@@ -1,5 +1,6 @@
 """Live-progress channel permissions (django-eventstream): `project-<uuid>` for people who may see
-that project, `operators` for staff. Anything else is refused."""
+that project, `operators` (every tenant's runs) for active superusers only. Anything else is
+refused. Asked at connect and again at each keep-alive (nyxsync.streams)."""
 
 from django_eventstream.channelmanager import DefaultChannelManager
 
@@ -8,10 +9,10 @@ from syncs.events import OPERATORS_CHANNEL
 
 class ChannelManager(DefaultChannelManager):
     def can_read_channel(self, user, channel):
-        if user is None or not user.is_authenticated:
+        if user is None or not user.is_authenticated or not user.is_active:
             return False
         if channel == OPERATORS_CHANNEL:
-            return user.is_staff
+            return user.is_superuser
         if channel.startswith("project-"):
             from nyxsync import tenancy
             from projects.selectors import project_get_for_user

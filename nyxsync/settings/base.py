@@ -182,6 +182,18 @@ DATABASES["default"].setdefault("OPTIONS", {})
 # Connection and statement limits: a stuck query must not hang a request or a worker forever.
 # Celery workers allow longer statements (nyxsync.celery); migrations none (nyxsync.db).
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# The ASGI web server runs each request in a thread of its own: it borrows connections from a
+# bounded pool (psycopg_pool), so a burst of requests waits for a connection (DATABASE_POOL_TIMEOUT
+# seconds at most) instead of taking every one the database has. nyxsync.asgi turns it on; workers
+# (prefork children must not inherit a pool) and commands connect directly.
+if env.bool("NYXSYNC_DATABASE_POOL", default=False):
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10),
+        # Connections idle this long are closed (down to min_size): a burst's extra ones go away.
+        "max_idle": env.float("DATABASE_POOL_MAX_IDLE", default=60),
+    }
 NYXSYNC_STATEMENT_TIMEOUT_SECONDS = env.int("DATABASE_STATEMENT_TIMEOUT", default=30)
 NYXSYNC_WORKER_STATEMENT_TIMEOUT_SECONDS = env.int("DATABASE_WORKER_STATEMENT_TIMEOUT", default=600)
 DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={NYXSYNC_STATEMENT_TIMEOUT_SECONDS * 1000}"
@@ -196,6 +208,12 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
 # Who may read which live-progress channel (project-<uuid>, operators).
 EVENTSTREAM_CHANNELMANAGER_CLASS = "syncs.channels.ChannelManager"
+# Open live streams per web process, in all and per user (nyxsync.streams): the excess gets 503 and
+# 429. A stream holds no database connection while it waits, so these bound memory and sockets.
+NYXSYNC_STREAMS_MAX = env.int("NYXSYNC_STREAMS_MAX", default=500)
+NYXSYNC_STREAMS_PER_USER = env.int("NYXSYNC_STREAMS_PER_USER", default=10)
+# How often an open stream asks again whether its reader may still read it (as often as the keep-alive).
+NYXSYNC_STREAM_RECHECK_SECONDS = env.float("NYXSYNC_STREAM_RECHECK_SECONDS", default=20)
 
 CELERY_BROKER_URL = _celery_url(REDIS)
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
