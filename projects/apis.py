@@ -116,7 +116,11 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
         return bool(project.github_token)
 
     def get_webhook_url(self, project) -> str:
-        return absolute_url(self.context["request"], "api:webhook-github")
+        """Where GitHub sends the project's deliveries: its own URL, or the shared one for a
+        hook set up before per-project URLs existed."""
+        if project.webhook_shared_url:
+            return absolute_url(self.context["request"], "api:webhook-github")
+        return absolute_url(self.context["request"], "api:webhook-github-project", project_uuid=project.uuid)
 
     def get_events_url(self, project) -> str:
         return self.context["request"].build_absolute_uri(events_path(project))
@@ -283,7 +287,8 @@ class ProjectWebhookSecretCreateApi(ProjectScopedApi):
     )
     def post(self, request, project_uuid):
         secret = services.project_webhook_secret_rotate(project=self.project)
-        data = {"webhook_secret": secret, "webhook_url": absolute_url(request, "api:webhook-github")}
+        url = absolute_url(request, "api:webhook-github-project", project_uuid=self.project.uuid)
+        data = {"webhook_secret": secret, "webhook_url": url}
         return Response(self.OutputSerializer(data).data, status=status.HTTP_201_CREATED)
 
 
@@ -468,8 +473,10 @@ class DeletedProjectPurgeApi(BaseApi):
 
 
 class GithubWebhookApi(BaseApi):
-    """GitHub push webhook (content type application/json). Authenticated by `X-Hub-Signature-256`,
-    the HMAC-SHA256 of the body with the project's webhook secret. `ping` answers pong; `push` to
+    """GitHub push webhook (content type application/json), at the project's own URL
+    (`/api/v1/webhooks/github/<project uuid>/`; the shared `/api/v1/webhooks/github/` serves only
+    hooks set up before per-project URLs). Authenticated by `X-Hub-Signature-256`, the HMAC-SHA256
+    of the body with the project's webhook secret. `ping` answers pong; `push` to
     a synced branch queues a sync (coalesced with any waiting run); other events are ignored;
     a replayed `X-GitHub-Delivery` changes nothing."""
 
@@ -508,7 +515,7 @@ class GithubWebhookApi(BaseApi):
         auth=[],
         tags=["webhooks"],
     )
-    def post(self, request):
+    def post(self, request, project_uuid: str | None = None):
         from projects.webhooks import MAX_BODY_BYTES, github_delivery_handle
 
         body = self._read_body(MAX_BODY_BYTES)
@@ -518,6 +525,7 @@ class GithubWebhookApi(BaseApi):
             signature=request.headers.get("X-Hub-Signature-256", ""),
             content_type=request.content_type or "",
             body=body,
+            project_uuid=project_uuid,
         )
         code = status.HTTP_202_ACCEPTED if outcome.result == "queued" else status.HTTP_200_OK
         return Response(self.OutputSerializer(outcome).data, status=code)

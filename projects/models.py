@@ -30,6 +30,10 @@ class Project(models.Model):
     # listed again. NULL (not ""): no webhook set up yet; nullable also lets code that predates
     # the column keep inserting during a deploy.
     webhook_secret = EncryptedTextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    # Deliveries are verified at the project's own URL (/api/v1/webhooks/github/<uuid>/). True only
+    # for hooks made before that URL existed, which GitHub still sends to the shared one: the shared
+    # URL compares these projects' secrets only, so no project linked since can crowd them out.
+    webhook_shared_url = models.BooleanField(default=False, db_default=False, editable=False)
     # The project's own token for its repository (a GitHub token, or any HTTPS token its host
     # takes), set by an owner and never shown again: git and the GitHub API get it for this
     # project's repository only (repositories.tokens.repository_token). NULL: none.

@@ -83,12 +83,13 @@ def deleted_project_get_for_user(user, *, uuid) -> Project | None:
     return deleted_projects_for_user(user).filter(uuid=uuid).first()
 
 
-def dangerously_projects_linked_to(*, repository_urls, displays, limit: int = 50):
-    """Live projects linked to a repository, for any user: only for a webhook delivery, which
-    then proves which project it is for with that project's secret (projects.webhooks). Matched
-    case-insensitively (GitHub names are); the signature check is what narrows the set."""
-    from django.db.models import Q
-
+def dangerously_projects_linked_to(*, repository_urls, displays, project_uuid=None):
+    """Live projects with a webhook secret linked to a repository, for any user: only for a webhook
+    delivery, which then proves which project it is for with that project's secret
+    (projects.webhooks). `project_uuid`: the one project of a per-project URL; without it, the
+    projects whose hooks predate those URLs (webhook_shared_url), every one of them: a cap would
+    let projects linked to someone else's repository crowd theirs out. Matched case-insensitively
+    (GitHub names are)."""
     match = Q()
     for url in repository_urls:
         match |= Q(syncs__repository_url__iexact=url)
@@ -96,8 +97,15 @@ def dangerously_projects_linked_to(*, repository_urls, displays, limit: int = 50
         match |= Q(repository__iexact=display)
     if not match:
         return Project.objects.none()
-    ids = Project.objects.filter(match, deleted_at__isnull=True, webhook_secret__isnull=False).values("pk").distinct()
-    return Project.objects.filter(pk__in=ids).order_by("pk")[:limit]
+    projects = Project.objects.filter(match, deleted_at__isnull=True, webhook_secret__isnull=False)
+    if project_uuid is None:
+        projects = projects.filter(webhook_shared_url=True)
+    else:
+        parsed = parse_uuid(project_uuid)
+        if parsed is None:
+            return Project.objects.none()
+        projects = projects.filter(uuid=parsed)
+    return Project.objects.filter(pk__in=projects.values("pk").distinct()).order_by("pk")
 
 
 @dataclass(frozen=True)

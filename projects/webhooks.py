@@ -1,9 +1,13 @@
 """GitHub push webhooks: verify a delivery, then sync the branch it names.
 
-A delivery is hostile until its signature checks out. It names its repository in the body, so
-the body is parsed first (bounded: the view caps its size), the projects linked to that
-repository are the candidates, and `X-Hub-Signature-256` (HMAC-SHA256 of the raw body) must match
-the secret of at least one of them (compared in constant time). Only verified deliveries change
+A delivery is hostile until its signature checks out. Each project has its own URL
+(/api/v1/webhooks/github/<project uuid>/): its secret alone is compared, so no number of other
+projects linked to the same repository can stand in the way. The shared URL
+(/api/v1/webhooks/github/) still serves hooks made before, for those projects only
+(Project.webhook_shared_url). The delivery names its repository in the body, so the body is parsed
+first (bounded: the view caps its size); the project must be linked to that repository, and
+`X-Hub-Signature-256` (HMAC-SHA256 of the raw body) must match its secret (compared in constant
+time). Only verified deliveries change
 anything, and each verified delivery is recorded per project: a replay (same X-GitHub-Delivery)
 finds its row and does nothing. The secret is stored encrypted (projects.models: read decrypted)
 and is never logged or echoed.
@@ -55,8 +59,11 @@ def webhook_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def github_delivery_handle(*, event: str, delivery_id: str, signature: str, content_type: str, body: bytes) -> DeliveryOutcome:
-    """Verify and act on one delivery. Raises ApiError (4xx) for anything refused, before any write."""
+def github_delivery_handle(
+    *, event: str, delivery_id: str, signature: str, content_type: str, body: bytes, project_uuid: str | None = None
+) -> DeliveryOutcome:
+    """Verify and act on one delivery, sent to the URL of the project `project_uuid` (None: the
+    shared URL). Raises ApiError (4xx) for anything refused, before any write."""
     if not _EVENT.fullmatch(event or ""):
         raise ApiError("X-GitHub-Event is missing or invalid", code="webhook_event_invalid")
     if not _DELIVERY_ID.fullmatch(delivery_id or ""):
@@ -75,7 +82,7 @@ def github_delivery_handle(*, event: str, delivery_id: str, signature: str, cont
     # A delivery comes from no user: finding its candidates looks across tenants, and only those
     # whose secret signed it are acted on.
     with tenancy.dangerously_as_system():
-        candidates = list(dangerously_projects_linked_to(repository_urls=urls, displays=displays))
+        candidates = list(dangerously_projects_linked_to(repository_urls=urls, displays=displays, project_uuid=project_uuid))
     projects = [
         project
         for project in candidates

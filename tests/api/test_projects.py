@@ -44,7 +44,7 @@ def test_it_creates_a_project_by_linking_a_repository_and_shows_the_secret_once(
     assert (project.owner, project.name, project.repository) == (owner, "Demo", "octo/Demo")
     assert body["branches"] == ["main"] and body["webhook_secret_set"] is True
     assert body["webhook_secret"] == project.webhook_secret and len(body["webhook_secret"]) >= 40
-    assert body["webhook_url"] == "http://testserver/api/v1/webhooks/github/"
+    assert body["webhook_url"] == f"http://testserver/api/v1/webhooks/github/{project.uuid}/"
     assert body["events_url"] == f"http://testserver/events/projects/?project={project.uuid}"
     [sync] = project.syncs.all()
     assert (sync.repository_url, sync.branch, sync.auto_sync) == ("https://github.com/octo/Demo.git", "main", False)
@@ -185,7 +185,7 @@ def test_a_new_webhook_secret_is_shown_once_and_never_logged(api, project, caplo
     secret = response.json()["webhook_secret"]
     project.refresh_from_db()
     assert project.webhook_secret == secret
-    assert response.json()["webhook_url"] == "http://testserver/api/v1/webhooks/github/"
+    assert response.json()["webhook_url"] == f"http://testserver/api/v1/webhooks/github/{project.uuid}/"
     assert api.get(f"/api/v1/projects/{project.uuid}/").json()["webhook_secret_set"] is True
     assert secret not in api.get(f"/api/v1/projects/{project.uuid}/").content.decode()
     assert secret not in caplog.text

@@ -37,21 +37,27 @@ def push_body(ref: str = "refs/heads/main", full_name: str = "octo/demo", **extr
     return json.dumps(payload).encode()
 
 
-def deliver(body: bytes, *, event: str = "push", signature: str | None = None, delivery: str | None = None, **headers):
+def deliver(body: bytes, *, event: str = "push", signature: str | None = None, delivery: str | None = None, url: str = URL, **headers):
     headers = {
         "HTTP_X_GITHUB_EVENT": event,
         "HTTP_X_GITHUB_DELIVERY": delivery or str(uuid.uuid4()),
         **({"HTTP_X_HUB_SIGNATURE_256": signature if signature is not None else sign(body)} if signature != "" else {}),
         **headers,
     }
-    return Client().generic("POST", URL, body, content_type=headers.pop("content_type", "application/json"), **headers)
+    return Client().generic("POST", url, body, content_type=headers.pop("content_type", "application/json"), **headers)
 
 
 @pytest.fixture
 def hooked(project_sync):
+    """A project whose hook predates per-project URLs: GitHub sends to the shared URL."""
     project_sync.project.webhook_secret = SECRET
-    project_sync.project.save(update_fields=["webhook_secret"])
+    project_sync.project.webhook_shared_url = True
+    project_sync.project.save(update_fields=["webhook_secret", "webhook_shared_url"])
     return project_sync
+
+
+def own_url(project) -> str:
+    return f"{URL}{project.uuid}/"
 
 
 def nothing_changed(project_sync):
@@ -230,7 +236,7 @@ def test_missing_github_headers_empty_and_form_bodies_are_refused(hooked):
 
 
 def test_only_the_project_whose_secret_signed_the_delivery_is_synced(hooked, outsider):
-    theirs = ProjectSyncFactory(project=ProjectFactory(owner=outsider, name="fork", repository="octo/demo", webhook_secret="theirs"))
+    theirs = ProjectSyncFactory(project=ProjectFactory(owner=outsider, name="fork", repository="octo/demo", webhook_secret="theirs", webhook_shared_url=True))
     body = push_body()
 
     response = deliver(body, signature=sign(body, "theirs"))
@@ -241,7 +247,7 @@ def test_only_the_project_whose_secret_signed_the_delivery_is_synced(hooked, out
 
 def test_a_non_github_server_routes_by_its_clone_url(owner, make_repo):
     repo = make_repo()
-    project = ProjectFactory(owner=owner, name="local", repository=repo.url, webhook_secret=SECRET)
+    project = ProjectFactory(owner=owner, name="local", repository=repo.url, webhook_secret=SECRET, webhook_shared_url=True)
     sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch="main")
     body = json.dumps({"ref": "refs/heads/main", "repository": {"full_name": "octo/demo", "clone_url": repo.url}}).encode()
 
@@ -257,3 +263,102 @@ def test_a_deleted_project_takes_no_deliveries(hooked):
 
     assert_error(deliver(push_body()), 403)
     assert not SyncRun.objects.exists()
+
+
+# --- per-project URLs (issue 12): no squatting --------------------------------------------------
+
+
+def squatters(count: int, full_name: str = "octo/demo") -> list:
+    """Projects of another tenant linked to the same repository, each with a secret of its own."""
+    projects = []
+    for number in range(count):
+        project = ProjectFactory(name=f"squat-{number}", repository=full_name)
+        project.webhook_secret = f"squatter-secret-{number}"
+        project.webhook_shared_url = number % 2 == 0  # even the shared URL's old hooks cannot crowd it out
+        project.save(update_fields=["webhook_secret", "webhook_shared_url"])
+        ProjectSyncFactory(project=project, repository_url=f"https://github.com/{full_name}.git", branch="main")
+        projects.append(project)
+    return projects
+
+
+def test_the_projects_own_url_verifies_its_delivery_whatever_else_is_linked(project_sync):
+    squatters(60)  # more than the 50 candidates the shared URL used to compare
+    project = project_sync.project
+    project.webhook_secret = SECRET
+    project.save(update_fields=["webhook_secret"])
+
+    response = deliver(push_body(), url=own_url(project))
+
+    assert response.status_code == 202, response.content
+    [run] = runs_of(project_sync)
+    assert run.trigger == SyncRun.Trigger.WEBHOOK
+    assert SyncRun.objects.count() == 1  # no squatter's branch was synced
+
+
+def test_the_shared_url_compares_every_old_hook_without_a_cap(hooked):
+    squatters(120)
+    response = deliver(push_body())
+    assert response.status_code == 202, response.content
+    assert len(runs_of(hooked)) == 1 and SyncRun.objects.count() == 1
+
+
+def test_a_project_linked_since_is_not_reachable_at_the_shared_url(project_sync):
+    project = project_sync.project
+    project.webhook_secret = SECRET
+    project.save(update_fields=["webhook_secret"])
+
+    response = deliver(push_body())
+
+    assert_error(response, 403, "webhook_signature_invalid")
+    assert nothing_changed(project_sync)
+
+
+def test_a_delivery_signed_for_another_project_is_refused_at_this_projects_url(project_sync):
+    [other] = squatters(1)
+    project = project_sync.project
+    project.webhook_secret = SECRET
+    project.save(update_fields=["webhook_secret"])
+
+    # Signed with the victim's secret, sent to the squatter's URL; and the other way round.
+    assert_error(deliver(push_body(), url=own_url(other)), 403, "webhook_signature_invalid")
+    assert_error(deliver(push_body(), url=own_url(project), signature=sign(push_body(), "squatter-secret-0")), 403, "webhook_signature_invalid")
+    assert nothing_changed(project_sync)
+
+
+@pytest.mark.parametrize("path", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+def test_an_unknown_project_url_looks_like_a_wrong_signature(project_sync, path):
+    response = deliver(push_body(), url=f"{URL}{path}/")
+    assert_error(response, 403, "webhook_signature_invalid")
+    assert nothing_changed(project_sync)
+
+
+def test_a_delivery_for_another_repository_is_refused_at_a_projects_url(project_sync):
+    project = project_sync.project
+    project.webhook_secret = SECRET
+    project.save(update_fields=["webhook_secret"])
+    body = push_body(full_name="octo/other")
+
+    assert_error(deliver(body, url=own_url(project)), 403, "webhook_signature_invalid")
+    assert nothing_changed(project_sync)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_hooks_are_marked_for_the_shared_url_by_the_migration(owner_sql):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from nyxsync.db import as_migration_role
+
+    with_hook = ProjectFactory(name="old-hook")
+    with_hook.webhook_secret = SECRET
+    with_hook.save(update_fields=["webhook_secret"])
+    without_hook = ProjectFactory(name="no-hook")
+    owner_sql("UPDATE projects_project SET webhook_shared_url = false")
+
+    mark = __import__("importlib").import_module("projects.migrations.0006_project_webhook_shared_url").mark_existing_hooks
+    apps = MigrationExecutor(connection).loader.project_state(("projects", "0006_project_webhook_shared_url")).apps
+    with as_migration_role(connection), connection.schema_editor() as editor:
+        mark(apps, editor)
+
+    rows = dict(owner_sql("SELECT name, webhook_shared_url FROM projects_project"))
+    assert rows[with_hook.name] is True and rows[without_hook.name] is False
