@@ -57,7 +57,7 @@ v1 = [
     path("deleted-projects/", projects_apis.DeletedProjectListApi.as_view(), name="deleted-projects"),
     path("deleted-projects/<str:project_uuid>/", projects_apis.DeletedProjectPurgeApi.as_view(), name="deleted-project"),
     path("search/", embeddings_apis.SearchApi.as_view(), name="search"),
-    path("webhooks/github/<str:project_uuid>/", projects_apis.GithubWebhookApi.as_view(), name="webhook-github-project"),
+    path("webhooks/github/<str:project_uuid>/", projects_apis.GithubProjectWebhookApi.as_view(), name="webhook-github-project"),
     # Hooks set up before per-project URLs (Project.webhook_shared_url).
     path("webhooks/github/", projects_apis.GithubWebhookApi.as_view(), name="webhook-github"),
 ]

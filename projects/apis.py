@@ -472,6 +472,28 @@ class DeletedProjectPurgeApi(BaseApi):
 # --- GitHub webhook -----------------------------------------------------------------------------
 
 
+WEBHOOK_HEADERS = [
+    OpenApiParameter("X-GitHub-Event", str, OpenApiParameter.HEADER, required=True, pattern=r"^[a-z_]{1,50}$"),
+    OpenApiParameter("X-GitHub-Delivery", str, OpenApiParameter.HEADER, required=True, pattern=r"^[A-Za-z0-9-]{1,100}$"),
+    OpenApiParameter(
+        "X-Hub-Signature-256",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        pattern=r"^sha256=[0-9a-f]{64}$",
+        description="HMAC-SHA256 of the raw body with the project's webhook secret, hex.",
+    ),
+]
+
+
+def webhook_responses(output) -> dict:
+    return {
+        200: OpenApiResponse(output, description="Verified; nothing to do (pong, ignored, duplicate)."),
+        202: OpenApiResponse(output, description="Verified; a sync was queued."),
+        **error_responses(400, 403, 413, 415),
+    }
+
+
 class GithubWebhookApi(BaseApi):
     """GitHub push webhook (content type application/json), at the project's own URL
     (`/api/v1/webhooks/github/<project uuid>/`; the shared `/api/v1/webhooks/github/` serves only
@@ -493,25 +515,8 @@ class GithubWebhookApi(BaseApi):
 
     @extend_schema(
         request={"application/json": OpenApiTypes.OBJECT},
-        parameters=[
-            OpenApiParameter("X-GitHub-Event", str, OpenApiParameter.HEADER, required=True, pattern=r"^[a-z_]{1,50}$"),
-            OpenApiParameter(
-                "X-GitHub-Delivery", str, OpenApiParameter.HEADER, required=True, pattern=r"^[A-Za-z0-9-]{1,100}$"
-            ),
-            OpenApiParameter(
-                "X-Hub-Signature-256",
-                str,
-                OpenApiParameter.HEADER,
-                required=True,
-                pattern=r"^sha256=[0-9a-f]{64}$",
-                description="HMAC-SHA256 of the raw body with the project's webhook secret, hex.",
-            ),
-        ],
-        responses={
-            200: OpenApiResponse(OutputSerializer, description="Verified; nothing to do (pong, ignored, duplicate)."),
-            202: OpenApiResponse(OutputSerializer, description="Verified; a sync was queued."),
-            **error_responses(400, 403, 413, 415),
-        },
+        parameters=WEBHOOK_HEADERS,
+        responses=webhook_responses(OutputSerializer),
         auth=[],
         tags=["webhooks"],
     )
@@ -544,3 +549,17 @@ class GithubWebhookApi(BaseApi):
         if len(body) > limit:
             raise PayloadTooLarge(f"the body is larger than {limit} bytes")
         return body
+
+
+class GithubProjectWebhookApi(GithubWebhookApi):
+    """The project's own webhook URL: a delivery is verified with this project's secret only."""
+
+    @extend_schema(
+        parameters=[PROJECT_UUID, *WEBHOOK_HEADERS],
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses=webhook_responses(GithubWebhookApi.OutputSerializer),
+        auth=[],
+        tags=["webhooks"],
+    )
+    def post(self, request, project_uuid: str):
+        return super().post(request, project_uuid=project_uuid)
