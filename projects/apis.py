@@ -205,7 +205,7 @@ class ProjectCreateApi(BaseApi):
         serializer.is_valid(raise_exception=True)
         token = serializer.validated_data.pop("github_token", None)
         services.github_token_validate(token)  # before anything is created
-        sync = project_link_new(owner=request.user, **serializer.validated_data)
+        sync = project_link_new(owner=request.user, token=token, **serializer.validated_data)
         if token:
             services.project_github_token_set(project=sync.project, token=token)
         secret = services.project_webhook_secret_rotate(project=sync.project)
@@ -403,10 +403,10 @@ class ProjectBranchesApi(ProjectScopedApi):
         tags=["projects"],
     )
     def get(self, request, project_uuid):
-        from repositories.branches import repository_branches
+        from repositories.branches import project_repository_branches
 
-        # The project's own token, if it has one (else the GitHub API gets the deployment's).
-        listed = repository_branches(self.project.repository, token=self.project.github_token or None)
+        # With the project's token or its owner's GitHub connection, each bound to its host.
+        listed = project_repository_branches(self.project)
         synced = set(self.project.syncs.values_list("branch", flat=True))
         data = {
             "repository": listed.repository,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django import forms
 
 from projects.models import Membership
-from repositories.branches import Branches, BranchesError, repository_branches
+from repositories.branches import Branches, BranchesError, repository_branches, user_repository_branches
 from repositories.input import MAX_BRANCH_BYTES, MAX_URL_LENGTH, InvalidInput, normalize_repository, validate_branch
 
 
@@ -22,15 +22,16 @@ class RepositoryLinkForm(forms.Form):
     branch = forms.CharField(max_length=MAX_BRANCH_BYTES, required=False, strip=False, widget=forms.Select)
     name = forms.CharField(max_length=100, required=False, label="Project name", help_text="Default: the repository's name.")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user  # whose GitHub connection asks for the branches
         self.branches: Branches | None = None
 
     def clean_repository(self) -> str:
         value = self.cleaned_data["repository"]
         try:
             normalize_repository(value)
-            self.branches = repository_branches(value)
+            self.branches = user_repository_branches(self.user, value) if self.user else repository_branches(value)
         except (InvalidInput, BranchesError) as exc:
             raise forms.ValidationError(str(exc), code="invalid") from exc
         self.fields["branch"].widget.choices = [(name, name) for name in self.branches.names]

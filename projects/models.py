@@ -38,6 +38,9 @@ class Project(models.Model):
     # takes), set by an owner and never shown again: git and the GitHub API get it for this
     # project's repository only (repositories.tokens.repository_token). NULL: none.
     github_token = EncryptedTextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    # The host github_token was set for: it is sent there only, even if a branch's repository
+    # URL changes later (repositories.tokens). Blank with a token: sent nowhere.
+    github_token_host = models.CharField(max_length=253, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -15,7 +15,7 @@ from nyxsync import crypto
 from nyxsync.errors import DomainError
 from projects import permissions
 from projects.models import Membership, Project
-from repositories.tokens import token_is_sendable
+from repositories.tokens import token_host_for, token_is_sendable
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +175,9 @@ def project_github_token_set(*, project: Project, token: str | None) -> None:
     """Set (or, with None or "", clear) the token git and the GitHub API get for the project's
     repository. The value is never logged, returned or echoed in an error."""
     github_token_validate(token)
-    Project.objects.filter(pk=project.pk).update(github_token=token or None, updated_at=timezone.now())
-    project.github_token = token or None
+    host = token_host_for(project.repository) if token else ""
+    Project.objects.filter(pk=project.pk).update(github_token=token or None, github_token_host=host, updated_at=timezone.now())
+    project.github_token, project.github_token_host = token or None, host
     logger.info("project.github_token.set" if token else "project.github_token.cleared", extra={"project_id": str(project.uuid)})
 
 

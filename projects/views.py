@@ -26,7 +26,8 @@ from projects.models import Membership
 from projects.permissions import can_manage, can_sync, can_view
 from projects.selectors import project_get_for_user, project_members, projects_for_user
 from projects.services import ProjectError
-from repositories.branches import BranchesError, repository_branches
+from repositories.branches import BranchesError, user_repository_branches
+from repositories.connections import github_connection_of
 from repositories.input import InvalidInput
 from syncs.events import project_channel, run_event
 from syncs.models import SyncRun
@@ -96,9 +97,9 @@ def project_list_state(request):
 @require_http_methods(["GET", "POST"])
 def project_link(request):
     if request.method == "POST":
-        form = RepositoryLinkForm(request.POST)
+        form = RepositoryLinkForm(request.POST, user=request.user)
     else:
-        form = RepositoryLinkForm(initial={"repository": request.GET.get("repository", "")})
+        form = RepositoryLinkForm(initial={"repository": request.GET.get("repository", "")}, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -112,7 +113,7 @@ def project_link(request):
                 request, f"Linked {sync.project.repository} on branch {sync.branch}. Press Sync to embed it.", extra_tags="dismiss-on-run"
             )
             return redirect("projects:detail", project=sync.project.uuid)
-    return render(request, "projects/link.html", {"form": form})
+    return render(request, "projects/link.html", {"form": form, "github_connection": github_connection_of(request.user)})
 
 
 @login_required
@@ -120,7 +121,7 @@ def project_link(request):
 def repository_branches_json(request):
     """The branch picker: `?repository=` -> its branches, default first; or the error to show."""
     try:
-        branches = repository_branches(request.GET.get("repository", "").strip())
+        branches = user_repository_branches(request.user, request.GET.get("repository", "").strip())
     except BranchesError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"repository": branches.repository, "default": branches.default, "branches": branches.names})

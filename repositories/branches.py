@@ -6,10 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from nyxsync.errors import DomainError
-from repositories import git
+from repositories import git, github
 from repositories.input import InvalidInput, normalize_repository
 
 logger = logging.getLogger(__name__)
@@ -28,14 +26,15 @@ class BranchesError(DomainError):
 
 
 def repository_branches(repository: str, *, token: str | None = None) -> Branches:
-    """The branches of `repository`. `token` (repositories.tokens.repository_token) goes to git or the GitHub API;
-    without one, GitHub repositories are asked with the deployment's GITHUB_TOKEN."""
+    """The branches of `repository`, asked with `token` (the linking user's or the project's:
+    repositories.tokens). A GitHub repository is GitHub's to grant (repositories.github): without
+    a token that can read it, a private one is refused like a missing one."""
     try:
         repo = normalize_repository(repository)
     except InvalidInput as exc:
         raise BranchesError(str(exc)) from exc
     if repo.github_full_name:
-        return _github_branches(repo, token=token or settings.GITHUB_TOKEN or None)
+        return _github_branches(repo, token=token)
     try:
         listed = git.list_branches(repo.url, token=token, timeout=30)
     except git.GitError as exc:
@@ -45,17 +44,42 @@ def repository_branches(repository: str, *, token: str | None = None) -> Branche
     return Branches(repo.display, listed.default, list(listed)[:MAX_BRANCHES])
 
 
-def _github_branches(repo, *, token: str | None) -> Branches:
-    from github import Auth, BadCredentialsException, Github, GithubException, UnknownObjectException
+def project_repository_branches(project) -> Branches:
+    """The branches of a project's repository, asked with the token the project's fetches get."""
+    from repositories.tokens import repository_token
 
-    client = Github(base_url=settings.GITHUB_API_URL, auth=Auth.Token(token) if token else None, timeout=15, retry=None)
     try:
-        remote = client.get_repo(repo.github_full_name)
-        default = remote.default_branch
+        url = normalize_repository(project.repository, resolve=False).url
+    except InvalidInput as exc:
+        raise BranchesError(str(exc)) from exc
+    return repository_branches(project.repository, token=repository_token(project=project, url=url))
+
+
+def user_repository_branches(user, repository: str) -> Branches:
+    """The branches of `repository` for the branch picker, asked with the user's GitHub
+    connection when the repository is on its host."""
+    from repositories.tokens import url_host, user_github_token
+
+    try:
+        url = normalize_repository(repository, resolve=False).url
+    except InvalidInput as exc:
+        raise BranchesError(str(exc)) from exc
+    return repository_branches(repository, token=user_github_token(user.pk, host=url_host(url)))
+
+
+def _github_branches(repo, *, token: str | None) -> Branches:
+    from github import BadCredentialsException, GithubException, UnknownObjectException
+
+    try:
+        access = github.repository_access(repo.github_full_name, token=token)
+    except github.GithubAccessError as exc:
+        raise BranchesError(str(exc)) from exc
+    client = github.client(access.api_token)
+    try:
+        remote = client.get_repo(repo.github_full_name, lazy=True)
         names = [branch.name for _, branch in zip(range(MAX_BRANCHES), remote.get_branches(), strict=False)]
     except UnknownObjectException as exc:
-        hint = "" if token else " (a private repository needs a GitHub token)"
-        raise BranchesError(f"GitHub has no repository {repo.github_full_name} that we may read{hint}") from exc
+        raise BranchesError(github.refusal(repo.github_full_name)) from exc
     except BadCredentialsException as exc:
         raise BranchesError("GitHub refused the token") from exc
     except GithubException as exc:
@@ -64,6 +88,7 @@ def _github_branches(repo, *, token: str | None) -> Branches:
         raise BranchesError(f"GitHub is not reachable ({type(exc).__name__})") from exc
     finally:
         client.close()
+    default = access.repository.default_branch
     names.sort()
     if default in names:
         names.remove(default)

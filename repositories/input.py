@@ -48,7 +48,7 @@ class InvalidInput(DomainError, ValueError):
 class Repository:
     url: str  # what git fetches
     display: str  # what a person reads
-    github_full_name: str | None = None  # "owner/name" for repositories on github.com
+    github_full_name: str | None = None  # "owner/name" for repositories on the GitHub host (GITHUB_URL)
 
     @property
     def host(self) -> str:
@@ -153,10 +153,10 @@ def _normalize_url(value: str, *, resolve: bool) -> Repository:
     path = _valid_path(parts.path)
     if scheme in _INSECURE_SCHEMES and host not in _insecure_hosts():
         raise InvalidInput(f"{scheme}:// is only allowed for local test hosts; use an https:// URL")
-    if host == GITHUB_HOST and port in (None, 443):
+    if _is_github(scheme, host, port):
         github = _GITHUB_PATH.fullmatch(path)
         if not github:
-            raise InvalidInput("not a repository URL: expected https://github.com/owner/name")
+            raise InvalidInput(f"not a repository URL: expected {settings.GITHUB_URL}/owner/name")
         return _github_repository(github["owner"], github["name"])
     if not private_networks_allowed(host):
         _check_public_host(host, port or 443, resolve=resolve)
@@ -165,12 +165,24 @@ def _normalize_url(value: str, *, resolve: bool) -> Repository:
     return Repository(url=url, display=url)
 
 
+def github_web_url() -> tuple[str, str, int | None]:
+    """(scheme, host, port) of GITHUB_URL: github.com, or a GitHub Enterprise Server."""
+    parts = urlsplit(settings.GITHUB_URL)
+    return parts.scheme.lower(), (parts.hostname or GITHUB_HOST).lower(), parts.port
+
+
+def _is_github(scheme: str, host: str, port: int | None) -> bool:
+    github_scheme, github_host, github_port = github_web_url()
+    default = {"https": 443, "http": 80}.get(scheme)
+    return scheme == github_scheme and host == github_host and (port or default) == (github_port or default)
+
+
 def _github_repository(owner: str, name: str) -> Repository:
     name = name.removesuffix(".git")
     if name in ("", ".", ".."):
         raise InvalidInput("not a valid GitHub repository name")
     full_name = f"{owner}/{name}"
-    return Repository(url=f"https://{GITHUB_HOST}/{full_name}.git", display=full_name, github_full_name=full_name)
+    return Repository(url=f"{settings.GITHUB_URL.rstrip('/')}/{full_name}.git", display=full_name, github_full_name=full_name)
 
 
 def _valid_host(host: str, netloc: str) -> str:

@@ -15,12 +15,28 @@ from nyxsync.celery import app as celery_app
 from nyxsync.errors import DomainError
 from projects.models import Project
 from projects.services import ProjectError, project_create
+from repositories.github import repository_access
 from repositories.input import normalize_repository, validate_branch
+from repositories.tokens import repository_token, url_host, user_github_token
 from syncs import events
 from syncs.models import ProjectSync, SyncRun
 from syncs.runs import project_refresh_status, sync_runs_mark_lost
 
 logger = logging.getLogger(__name__)
+
+
+def repository_access_check(*, owner, repo, project=None, token: str | None = None) -> None:
+    """A GitHub repository is linked only if GitHub lets the linker read it: with `token` (given
+    with the link), else the project's token or the owner's GitHub connection (bound to their
+    hosts), else anonymously, which passes only public repositories. Raises
+    repositories.github.GithubAccessError (an InvalidInput) in one line; other hosts pass here
+    (their fetch decides)."""
+    if not repo.github_full_name:
+        return
+    if not token:
+        host = url_host(repo.url)
+        token = repository_token(project=project, url=repo.url) if project else user_github_token(owner.pk, host=host)
+    repository_access(repo.github_full_name, token=token)
 
 
 def project_sync_link(*, owner, repository: str, branch: str, name: str | None = None) -> ProjectSync:
@@ -29,6 +45,8 @@ def project_sync_link(*, owner, repository: str, branch: str, name: str | None =
     repo = normalize_repository(repository)
     branch = validate_branch(branch)
     name = name or repo.display.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    existing = Project.objects.filter(owner=owner, name=name, deleted_at__isnull=True).first()
+    repository_access_check(owner=owner, repo=repo, project=existing)  # asks GitHub: outside the transaction
     with transaction.atomic():
         project = Project.objects.filter(owner=owner, name=name, deleted_at__isnull=True).first()
         if project is None:
@@ -174,12 +192,17 @@ class SyncConflict(DomainError):
 MAX_AUTO_SYNC_INTERVAL_MINUTES = 7 * 24 * 60
 
 
-def project_link_new(*, owner, repository: str, branch: str, name: str | None = None) -> ProjectSync:
+def project_link_new(
+    *, owner, repository: str, branch: str, name: str | None = None, token: str | None = None
+) -> ProjectSync:
     """A new project for `repository` with its first branch. Unlike project_sync_link, an existing
-    project of the same name is an error (ProjectError), not reused. Changes nothing on error."""
+    project of the same name is an error (ProjectError), not reused. `token`: the project token
+    the caller will set, which may be what lets the owner read the repository. Changes nothing on
+    error."""
     repo = normalize_repository(repository)
     branch = validate_branch(branch)
     name = name or repo.display.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    repository_access_check(owner=owner, repo=repo, token=token)
     with transaction.atomic():
         project = project_create(owner=owner, name=name, repository=repo.display)
         project_sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)

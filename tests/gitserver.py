@@ -172,6 +172,48 @@ class GitHttp:
         return f"http://127.0.0.1:{self.port}/{name}.git"
 
 
+def read_request_body(handler: BaseHTTPRequestHandler) -> bytes:
+    if handler.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+    # git sends large requests (big pushes) chunked.
+    chunks = []
+    while size := int(handler.rfile.readline().split(b";")[0], 16):
+        chunks.append(handler.rfile.read(size))
+        handler.rfile.readline()
+    handler.rfile.readline()
+    return b"".join(chunks)
+
+
+def git_http_backend(root: Path, path: str, query: str, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, list, bytes]:
+    """One request through `git http-backend` (CGI) for the repositories under `root`:
+    (status, header fields, payload)."""
+    env = {
+        **os.environ,
+        **_CLEAN_GIT_ENV,
+        "GIT_PROJECT_ROOT": str(root),
+        "GIT_HTTP_EXPORT_ALL": "1",
+        "REMOTE_USER": "tests",  # lets clients push
+        "REMOTE_ADDR": handler.client_address[0],
+        "REQUEST_METHOD": handler.command,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "CONTENT_TYPE": handler.headers.get("Content-Type", ""),
+        "CONTENT_LENGTH": str(len(body)),
+        "GIT_PROTOCOL": handler.headers.get("Git-Protocol", ""),
+        "HTTP_CONTENT_ENCODING": handler.headers.get("Content-Encoding", ""),
+    }
+    result = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=120)
+    head, _, payload = result.stdout.partition(b"\r\n\r\n")
+    status, fields = 200, []
+    for line in head.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(": ")
+        if name.lower() == "status":
+            status = int(value.split()[0])
+        elif name:
+            fields.append((name, value))
+    return status, fields, payload
+
+
 class _GitHttpHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"  # the connection closes after each answer: no Content-Length needed
 
@@ -181,32 +223,9 @@ class _GitHttpHandler(BaseHTTPRequestHandler):
         git.requests.append((self.command, self.path, headers))
         if git.on_request is not None:
             git.on_request(headers)
-        body = self._body()
+        body = read_request_body(self)
         path, _, query = self.path.partition("?")
-        env = {
-            **os.environ,
-            **_CLEAN_GIT_ENV,
-            "GIT_PROJECT_ROOT": str(git.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "REMOTE_USER": "tests",  # lets clients push
-            "REMOTE_ADDR": self.client_address[0],
-            "REQUEST_METHOD": self.command,
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-        }
-        result = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=120)
-        head, _, payload = result.stdout.partition(b"\r\n\r\n")
-        status, fields = 200, []
-        for line in head.decode("latin-1").split("\r\n"):
-            name, _, value = line.partition(": ")
-            if name.lower() == "status":
-                status = int(value.split()[0])
-            elif name:
-                fields.append((name, value))
+        status, fields, payload = git_http_backend(git.root, path, query, self, body)
         self.send_response(status)
         for name, value in fields:
             self.send_header(name, value)
@@ -214,17 +233,6 @@ class _GitHttpHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_POST = do_GET
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        # git sends large requests (big pushes) chunked.
-        chunks = []
-        while size := int(self.rfile.readline().split(b";")[0], 16):
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
-        self.rfile.readline()
-        return b"".join(chunks)
 
     def log_message(self, format: str, *args) -> None:
         pass  # keep test output quiet

@@ -94,6 +94,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     # Our apps come first: their migrate/flush commands (the guarded ones) win over Django's.
+    "repositories",
     "embeddings",
     "projects",
     "syncs",
@@ -347,8 +348,16 @@ SPECTACULAR_SETTINGS = {
 NYXSYNC_MCP_SYNC_WAIT_SECONDS = env.int("NYXSYNC_MCP_SYNC_WAIT_SECONDS", default=120)
 
 # --- GitHub -----------------------------------------------------------------------------------
+# GitHub (or GitHub Enterprise Server): GITHUB_URL is the web and git host (OAuth pages,
+# clones, owner/name repositories), GITHUB_API_URL its REST API.
+GITHUB_URL = env.str("GITHUB_URL", default="https://github.com").rstrip("/")
 GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
+# The deployment's token: sent only to GitHub's REST API, only for repositories GitHub reports
+# public, only to raise rate limits (never to git, never for a private repository).
 GITHUB_TOKEN = _secret("GITHUB_TOKEN", default="")
+# "Connect GitHub" (a GitHub OAuth App; its callback URL is <site>/account/github/callback/).
+GITHUB_OAUTH_CLIENT_ID = env.str("GITHUB_OAUTH_CLIENT_ID", default="")
+GITHUB_OAUTH_CLIENT_SECRET = _secret("GITHUB_OAUTH_CLIENT_SECRET", default="")
 
 # --- nyxsync ----------------------------------------------------------------------------------
 NYXSYNC_HOME = embedded.home()

@@ -56,7 +56,7 @@ def test_a_private_or_unknown_github_repository_is_a_clear_400(api, owner, githu
     response = api.get(f"/api/v1/projects/{project.uuid}/branches/")
 
     assert_error(response, 400)
-    assert response.json()["message"].startswith("GitHub has no repository octo/secret that we may read")
+    assert response.json()["message"].startswith("GitHub has no repository octo/secret that you may read")
 
 
 def test_a_token_that_may_read_the_private_repository_lists_its_branches(github_api):

@@ -227,7 +227,9 @@ def test_the_token_is_write_only(api, project, caplog):
     assert Project.objects.get(pk=project.pk).github_token is None
 
 
-def test_a_project_may_be_created_with_its_token(api, owner):
+def test_a_project_may_be_created_with_its_token(api, owner, github_api):
+    # The token is what lets the owner read the private repository: the link is checked with it.
+    github_api.add_repo("octo/private", branches={"main": "a" * 40}, private=True, tokens={TOKEN})
     response = api.post("/api/v1/projects/", {"repository": "octo/private", "branch": "main", "github_token": TOKEN}, format="json")
 
     assert response.status_code == 201, response.content

@@ -35,7 +35,8 @@ def test_it_lists_projects_with_pagination_filters_and_ordering(api, owner):
     assert [p["name"] for p in api.get("/api/v1/projects/?sync_status=failed").json()["results"]] == ["gamma"]
 
 
-def test_it_creates_a_project_by_linking_a_repository_and_shows_the_secret_once(api, owner):
+def test_it_creates_a_project_by_linking_a_repository_and_shows_the_secret_once(api, owner, github_api):
+    github_api.add_repo("octo/Demo", branches={"main": "a" * 40})
     response = api.post("/api/v1/projects/", {"repository": "octo/Demo", "branch": "main"}, format="json")
 
     assert response.status_code == 201, response.content
@@ -78,7 +79,8 @@ def test_it_refuses_hostile_input_and_creates_nothing(api, payload, message):
     assert not Project.objects.exists() and not ProjectSync.objects.exists()
 
 
-def test_a_second_project_with_the_same_name_is_refused(api, project):
+def test_a_second_project_with_the_same_name_is_refused(api, project, github_api):
+    github_api.add_repo("other/demo", branches={"main": "a" * 40})
     response = api.post("/api/v1/projects/", {"repository": "other/demo", "branch": "main"}, format="json")
 
     assert_error(response, 400)
@@ -116,7 +118,8 @@ def _snapshot(project_sync):
     ProjectSync.objects.filter(pk=project_sync.pk).update(live_generation=1, live_commit="a" * 40)
 
 
-def test_delete_is_a_soft_delete_that_keeps_the_embeddings_and_stops_the_runs(api, project_sync):
+def test_delete_is_a_soft_delete_that_keeps_the_embeddings_and_stops_the_runs(api, project_sync, github_api):
+    github_api.add_repo("octo/demo", branches={"main": "a" * 40})
     project = project_sync.project
     _snapshot(project_sync)
     waiting = SyncRunFactory(project_sync=project_sync)

@@ -54,7 +54,7 @@ def test_the_picker_asks_github_for_github_repositories(owner_client, github_api
 def test_the_picker_says_a_private_github_repository_needs_a_token(owner_client, github_api):
     response = branches(owner_client, "octo/private")
     assert response.status_code == 400
-    assert "a private repository needs a GitHub token" in response.json()["error"]
+    assert response.json()["error"].startswith("GitHub has no repository octo/private that you may read: connect GitHub")
 
 
 def test_the_picker_says_an_unknown_repository_is_unknown(owner_client, git_daemon):
@@ -116,7 +116,7 @@ def test_an_unknown_repository_gets_an_inline_error(owner_client, git_daemon):
 
 def test_a_private_github_repository_gets_an_inline_error(owner_client, github_api):
     response = link(owner_client, "octo/private")
-    assert "a private repository needs a GitHub token" in response.context["form"].errors["repository"][0]
+    assert response.context["form"].errors["repository"][0].startswith("GitHub has no repository octo/private that you may read")
     assert nothing_created()
 
 
