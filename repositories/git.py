@@ -346,6 +346,18 @@ def _transport_error(remote: Remote, stderr: bytes, *, what: str) -> GitError:
     lowered = message.lower()
     display = remote.repository.display
     if any(marker in lowered for marker in _NOT_FOUND):
+        full_name = remote.repository.github_full_name
+        if full_name and remote.token:
+            return GitError(
+                f"GitHub refused {full_name} to the token this project fetches with (access revoked?): "
+                "its owner connects GitHub again with an account that can read it, or sets a project token",
+                permanent=True,
+            )
+        if full_name:
+            return GitError(
+                f"GitHub has no public repository {full_name}: a private one needs its owner's GitHub connection or a project token",
+                permanent=True,
+            )
         return GitError(f"repository not found or not reachable: {display}", permanent=True)
     if any(marker in lowered for marker in _UNREACHABLE):
         return GitError(f"repository not found or not reachable: {display}", permanent=False)

@@ -113,7 +113,7 @@ def test_a_connected_user_links_syncs_and_searches_a_private_repository(github, 
     github.repos_built["secret"].write("app/more.py", "MORE = 1\n").commit()
     failed = sync_now(sync)
     assert failed.status == SyncRun.Status.FAILED and failed.error_phase == SyncRun.Phase.FETCH
-    assert "corp/secret" in failed.error or "not found" in failed.error.lower(), failed.error
+    assert failed.error.startswith("GitHub refused corp/secret to the token this project fetches with (access revoked?)"), failed.error
     assert "\n" not in failed.error and "gho_alice" not in failed.error
     assert search(project_syncs=[sync], query="compute_secret_invoice_total", k=3)[0].path == "app/billing.py"
 
@@ -126,6 +126,7 @@ def test_disconnecting_stops_using_the_token(github, alice, sync_now):
     assert repository_token(project=sync.project, url=sync.repository_url) is None
     run = sync_now(sync)
     assert run.status == SyncRun.Status.FAILED and "gho_alice" not in run.error
+    assert run.error.startswith("GitHub has no public repository corp/secret: a private one needs"), run.error
 
 
 def test_tokens_go_to_the_host_they_were_set_for_only(github, alice, fast_model):
