@@ -197,10 +197,13 @@ def secrets_rotate(*, batch: int = ROTATE_BATCH) -> RotationReport:
     can be retired. Re-runnable; runs in batches, each write a compare-and-set on the stored text
     read (a secret changed meanwhile is left to its new value). Reads every project: callers act
     for the system (manage.py commands do)."""
+    from repositories.models import GithubConnection
+
     report = RotationReport()
-    for name in SECRET_FIELDS:
+    columns = [(Project, name) for name in SECRET_FIELDS] + [(GithubConnection, "token")]  # users' GitHub tokens too
+    for model, name in columns:
         stored = Cast(name, output_field=models.TextField())  # as stored: not decrypted
-        rows = Project.objects.filter(**{f"{name}__isnull": False}).annotate(stored=stored).order_by("pk")
+        rows = model.objects.filter(**{f"{name}__isnull": False}).annotate(stored=stored).order_by("pk")
         last = 0
         while chunk := list(rows.filter(pk__gt=last).values_list("pk", "stored")[:batch]):
             last = chunk[-1][0]
@@ -212,10 +215,10 @@ def secrets_rotate(*, batch: int = ROTATE_BATCH) -> RotationReport:
                     rotated = crypto.rotate(value)
                 except crypto.SecretError:
                     report.failed += 1
-                    logger.error("secrets.rotate.undecryptable", extra={"project_pk": pk, "field": name})
+                    logger.error("secrets.rotate.undecryptable", extra={"model": model._meta.label, "pk": pk, "field": name})
                     continue
                 # Written as it is (already ciphertext), past the field's own encryption.
-                Project.objects.filter(Exact(stored, value), pk=pk).update(**{name: models.Value(rotated, output_field=models.TextField())})
+                model.objects.filter(Exact(stored, value), pk=pk).update(**{name: models.Value(rotated, output_field=models.TextField())})
                 report.rotated += 1
     logger.info("secrets.rotated", extra={"rotated": report.rotated, "current": report.current, "failed": report.failed})
     return report

@@ -210,3 +210,22 @@ def test_rotate_secrets_fails_loudly_on_secrets_no_key_decrypts(keys, owner, cap
         call_command("rotate_secrets")
 
     assert stored(project) == lost  # left as it was, for when the key comes back
+
+
+@pytest.mark.django_db
+def test_rotate_secrets_re_encrypts_users_github_tokens_too(keys, owner, capsys):
+    from django.db import connection
+
+    from repositories.models import GithubConnection
+
+    GithubConnection.objects.create(user=owner, login="owner", host="github.com", token="gho_rotateMe")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token FROM repositories_githubconnection")
+        assert cursor.fetchone()[0].startswith("fernet:")  # encrypted at rest
+    keys(NEW, OLD)
+
+    call_command("rotate_secrets")
+
+    assert "Re-encrypted 1 secrets" in capsys.readouterr().out
+    keys(NEW)
+    assert GithubConnection.objects.get().token == "gho_rotateMe"
