@@ -170,6 +170,12 @@ class SearchThrottle(ScopedUserThrottle):
     scope = "search"
 
 
+class BranchListThrottle(ScopedUserThrottle):
+    """Each branch listing asks a git host (ls-remote or the GitHub API) on the user's behalf."""
+
+    scope = "branch_list"
+
+
 def throttle_wait(throttle_class: type[ScopedUserThrottle], user) -> float | None:
     """Count one request of `user` against the API throttle of that scope (its rate, its counters
     in the shared cache); None when allowed, else the seconds to wait. For doors outside DRF (the

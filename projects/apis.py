@@ -25,6 +25,7 @@ from nyxsync import api_tokens
 from nyxsync.api import (
     PROJECT_UUID,
     BaseApi,
+    BranchListThrottle,
     Pagination,
     QuerySerializer,
     StrictSerializer,
@@ -385,6 +386,8 @@ class ProjectBranchesApi(ProjectScopedApi):
     """The branches of the project's repository, default first (GitHub API for GitHub
     repositories, `git ls-remote` for others), each marked if the project syncs it."""
 
+    throttle_classes = (BranchListThrottle,)
+
     class OutputSerializer(serializers.Serializer):
         class BranchSerializer(serializers.Serializer):
             name = serializers.CharField()
@@ -399,7 +402,7 @@ class ProjectBranchesApi(ProjectScopedApi):
 
     @extend_schema(
         parameters=[PROJECT_UUID],
-        responses={200: OutputSerializer, **error_responses(400, 401, 404)},
+        responses={200: OutputSerializer, **error_responses(400, 401, 404, 429)},
         tags=["projects"],
     )
     def get(self, request, project_uuid):

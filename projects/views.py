@@ -8,6 +8,7 @@ right after it and no change falls between the two."""
 from __future__ import annotations
 
 import functools
+import math
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_eventstream import get_current_event_id
 
 from embeddings.selectors import live_index_sizes
+from nyxsync.api import BranchListThrottle, throttle_wait
 from projects import services
 from projects.forms import GithubTokenForm, MemberAddForm, MemberRoleForm, RepositoryLinkForm
 from projects.models import Membership
@@ -120,6 +122,10 @@ def project_link(request):
 @require_GET
 def repository_branches_json(request):
     """The branch picker: `?repository=` -> its branches, default first; or the error to show."""
+    if (wait := throttle_wait(BranchListThrottle, request.user)) is not None:  # each asks a git host
+        response = JsonResponse({"error": f"Too many branch lookups: try again in {math.ceil(wait)} s."}, status=429)
+        response["Retry-After"] = str(math.ceil(wait))
+        return response
     try:
         branches = user_repository_branches(request.user, request.GET.get("repository", "").strip())
     except BranchesError as exc:

@@ -136,7 +136,13 @@ def ls_tree(source: str | Path, commit: str, *, timeout: float | None = None) ->
     result = run_git(argv, env=git_env(), deadline=Deadline.after(timeout), what="ls-tree")
     if result.returncode != 0:
         raise GitError(f"commit {commit} is not in the cache of {display}", permanent=False)
-    return [_tree_entry(record) for record in result.stdout.split(b"\0") if record]
+    records = result.stdout.split(b"\0")
+    limit = settings.NYXSYNC_MAX_FILES
+    if len(records) - 1 > limit:
+        raise GitError(
+            f"the branch has {len(records) - 1:,} files, more than nyxsync syncs ({limit:,}, NYXSYNC_MAX_FILES)", permanent=True
+        )
+    return [_tree_entry(record) for record in records if record]
 
 
 def read_blobs(source: str | Path, shas: Iterable[str], *, timeout: float | None = None) -> Iterator[tuple[str, bytes]]:
@@ -397,7 +403,12 @@ def _ls_remote(remote: Remote, patterns: list[str], *, deadline: Deadline) -> tu
     if result.returncode != 0:
         raise _transport_error(remote, result.stderr, what="ls-remote")
     refs, default = {}, None
-    for line in result.stdout.decode("utf-8", "surrogateescape").splitlines():
+    lines = result.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if len(lines) > settings.NYXSYNC_GIT_MAX_REFS:
+        raise GitError(
+            f"{remote.repository.display} has more than {settings.NYXSYNC_GIT_MAX_REFS:,} branches (NYXSYNC_GIT_MAX_REFS)", permanent=True
+        )
+    for line in lines:
         target, _, name = line.partition("\t")
         if target.startswith("ref: ") and name == "HEAD":
             default = target.removeprefix("ref: ").removeprefix("refs/heads/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -169,11 +170,13 @@ def run_git(
     what: str,
     watch: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run git to completion; at the deadline, or when `watch` raises, kill its process group."""
+    """Run git to completion; at the deadline, or when `watch` raises, kill its process group.
+    Its output goes to files, not memory: more than NYXSYNC_GIT_MAX_OUTPUT_BYTES is refused."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env, start_new_session=True
         )
+        limit_memory(process)
         try:
             while process.poll() is None:
                 if deadline.remaining() <= 0:
@@ -187,9 +190,26 @@ def run_git(
         except BaseException:
             kill(process)
             raise
-        stdout.seek(0)
-        stderr.seek(0)
-        return subprocess.CompletedProcess(argv, process.returncode, stdout.read(), stderr.read())
+        return subprocess.CompletedProcess(argv, process.returncode, _bounded_read(stdout, what), _bounded_read(stderr, what))
+
+
+def _bounded_read(output, what: str) -> bytes:
+    limit = settings.NYXSYNC_GIT_MAX_OUTPUT_BYTES
+    if output.seek(0, os.SEEK_END) > limit:
+        raise GitError(f"{what} printed more than {limit // 2**20} MB (NYXSYNC_GIT_MAX_OUTPUT_BYTES)", permanent=True)
+    output.seek(0)
+    return output.read()
+
+
+def limit_memory(process: subprocess.Popen) -> None:
+    """Cap the address space of a git process (NYXSYNC_GIT_MAX_MEMORY_BYTES): a hostile repository
+    (a huge tree, a pack bomb) makes git fail, not the worker's machine swap. Set from outside
+    (prlimit) right after it starts: a function run between fork and exec is unsafe in a threaded
+    worker."""
+    limit = settings.NYXSYNC_GIT_MAX_MEMORY_BYTES
+    if limit:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            resource.prlimit(process.pid, resource.RLIMIT_AS, (limit, limit))
 
 
 def kill(process: subprocess.Popen) -> None:
@@ -205,6 +225,7 @@ def stream_blobs(cache: Path, display: str, shas: list[str], timeout: float) -> 
         process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=git_env(), start_new_session=True
         )
+        limit_memory(process)
         # A thread writes the requests: writing them all before reading would fill both pipes.
         writer = threading.Thread(target=_write_lines, args=(process.stdin, shas), daemon=True)
         writer.start()

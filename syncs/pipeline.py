@@ -133,6 +133,7 @@ def _sync(run: SyncRun, progress: Progress) -> None:
 
     texts = {chunk.content_hash: chunk.text for file in staged for chunk in file.chunks}
     new_chunks = sum(len(file.chunks) for file in staged)
+    _check_chunk_limit(project_sync.live_chunk_count - run.chunks_deleted + new_chunks)
     if not same_model:  # a model change needs vectors for the carried-over chunks too
         texts.update(_carried_texts(project_sync, exclude_file_ids=diff.retire_ids))
     _embed(run, texts, progress)
@@ -152,14 +153,25 @@ def _read_and_chunk(url: str, entries: list, progress: Progress) -> list:
     by_sha = defaultdict(list)
     for entry in entries:
         by_sha[entry.sha].append(entry)
-    staged = []
+    staged, chunked = [], 0
     for sha, content in git.read_blobs(url, list(by_sha)):
         text, reason = filters.decode(content)
         for entry in by_sha[sha]:
             chunks = [] if reason else chunk_text(entry.path, text, max_chars=settings.NYXSYNC_CHUNK_MAX_CHARS)
             staged.append(staged_file(entry, skip_reason=reason or ("" if chunks else filters.EMPTY), chunks=chunks))
+            chunked += len(chunks)
+            _check_chunk_limit(chunked)  # before the changed files alone fill the worker's memory
             progress.advance()
     return staged
+
+
+class LimitExceeded(Exception):
+    """The branch is larger than a limit of the deployment; the message names the setting."""
+
+
+def _check_chunk_limit(chunks: int) -> None:
+    if chunks > settings.NYXSYNC_MAX_CHUNKS:
+        raise LimitExceeded(f"the branch makes more than {settings.NYXSYNC_MAX_CHUNKS:,} chunks, more than nyxsync keeps (NYXSYNC_MAX_CHUNKS)")
 
 
 def _embed(run: SyncRun, texts: dict[str, str], progress: Progress) -> None:
@@ -237,7 +249,7 @@ def _expected(exc: Exception) -> bool:
     from embeddings.backends import EmbeddingError
     from repositories.input import InvalidInput
 
-    return isinstance(exc, (git.GitError, EmbeddingError, InvalidInput))
+    return isinstance(exc, (git.GitError, EmbeddingError, InvalidInput, LimitExceeded))
 
 
 def _describe(exc: Exception) -> str:

@@ -324,6 +324,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "sync_trigger": env.str("API_THROTTLE_SYNC_TRIGGER", default="30/minute"),
         "search": env.str("API_THROTTLE_SEARCH", default="120/minute"),
+        "branch_list": env.str("API_THROTTLE_BRANCH_LIST", default="30/minute"),
     },
 }
 # API tokens (django-rest-knox): only a SHA-512 digest is stored; the key is shown once. No expiry
@@ -376,6 +377,14 @@ NYXSYNC_ALLOW_FLUSH = False
 NYXSYNC_GIT_CACHE_DIR = Path(env.str("NYXSYNC_GIT_CACHE_DIR", default=str(embedded.home() / "git-cache")))
 NYXSYNC_GIT_TIMEOUT_SECONDS = env.int("NYXSYNC_GIT_TIMEOUT_SECONDS", default=600)
 NYXSYNC_GIT_MAX_REPO_BYTES = env.int("NYXSYNC_GIT_MAX_REPO_BYTES", default=2 * 1024**3)
+# What one repository may cost (repositories.git, syncs.pipeline): a branch over a limit fails its
+# run with one line naming the setting; git's output and memory are capped so a hostile repository
+# cannot exhaust the worker.
+NYXSYNC_MAX_FILES = env.int("NYXSYNC_MAX_FILES", default=100_000)
+NYXSYNC_MAX_CHUNKS = env.int("NYXSYNC_MAX_CHUNKS", default=1_000_000)
+NYXSYNC_GIT_MAX_REFS = env.int("NYXSYNC_GIT_MAX_REFS", default=10_000)
+NYXSYNC_GIT_MAX_OUTPUT_BYTES = env.int("NYXSYNC_GIT_MAX_OUTPUT_BYTES", default=256 * 1024**2)
+NYXSYNC_GIT_MAX_MEMORY_BYTES = env.int("NYXSYNC_GIT_MAX_MEMORY_BYTES", default=4 * 1024**3)
 # Files larger than this are skipped (counted as "too_large").
 NYXSYNC_MAX_FILE_BYTES = env.int("NYXSYNC_MAX_FILE_BYTES", default=1_000_000)
 # Repositories over git:// or plain http:// are accepted only on these hosts (local use and

@@ -131,7 +131,7 @@ def test_search_says_when_nothing_is_searchable_yet(owner, make_repo, link, fast
 
 
 def test_search_and_sync_share_the_rest_apis_throttle_budget(owner, world, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"search": "2/minute", "sync_trigger": "1/minute"}}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "search": "2/minute", "sync_trigger": "1/minute"}}
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {token_of(owner)}")
 

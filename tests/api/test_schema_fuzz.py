@@ -46,7 +46,7 @@ def fuzz_target(db, owner, github_api, settings):
     # Generous rates: throttling has its own test; here it would only hide other answers.
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"sync_trigger": "10000/minute", "search": "10000/minute"},
+        "DEFAULT_THROTTLE_RATES": {"sync_trigger": "10000/minute", "search": "10000/minute", "branch_list": "10000/minute"},
     }
     project = Project.objects.create(owner=owner, name="fuzzed", repository="octo/fuzzed")
     project_sync = ProjectSync.objects.create(project=project, repository_url="https://github.com/octo/fuzzed.git", branch="main")

@@ -144,7 +144,7 @@ def test_cancelling_a_running_run_asks_it_to_stop(api, project_sync):
 
 
 def test_triggers_are_throttled_per_user_with_retry_after(api, outsider, project_sync, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"sync_trigger": "2/minute", "search": "2/minute"}}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "sync_trigger": "2/minute", "search": "2/minute"}}
 
     statuses = [api.post(url(project_sync, "runs/")).status_code for _ in range(3)]
     throttled = api.post(url(project_sync, "runs/"))
