@@ -24,7 +24,10 @@ install: $(STAMP) $(VENDORED)
 # checks their integrity); the files the pages use are copied, with their licence, into
 # nyxsync/static/nyxsync/vendor/ (not committed).
 $(VENDORED): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm is missing: install Debian's npm (apt-get install npm), then run make install again"; exit 1; }
+	@command -v npm >/dev/null || { echo "Installing Debian's npm (for the pages' vendored chart library)..."; \
+		(apt-get update -qq && apt-get install -y -qq npm >/dev/null) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq npm >/dev/null) || \
+		{ echo "npm is missing and could not be installed: install Debian's npm, then run make install again"; exit 1; }; }
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@mkdir -p $(VENDOR)/uplot
 	cp node_modules/uplot/LICENSE node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/uplot/
