@@ -190,29 +190,20 @@ def search_part(target: int, queries: int) -> None:
 
 
 def _measure(sync, model, texts: dict[str, str], count: int) -> None:
-    import numpy as np
-
-    from embeddings.backends import get_backend
-    from embeddings.search import _Filters, _Scope, _snapshot, search
+    from embeddings.search import nearest_chunks, search
 
     rng = random.Random(7)
     samples = rng.sample(list(texts.values()), count)
     queries = [" ".join(sample.split()[:8]) for sample in samples]
     search(project_syncs=[sync], query="warm up", k=10)
     latencies, recalls, exact_ms = [], [], []
-    backend = get_backend("hashing-256")
     for query in queries:
         started = time.monotonic()
         search(project_syncs=[sync], query=query, k=10)
         latencies.append((time.monotonic() - started) * 1000)
-        vector = backend.embed([query])[0]
-        literal = "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
-        scope = _Scope(model, [sync.pk], _Filters("", []), literal)
-        with _snapshot():
-            approximate = scope.nearest(max(50, 4 * 10), exact=False)[:10]  # as search() asks for it
+        approximate = nearest_chunks(project_syncs=[sync], query=query, limit=max(50, 4 * 10), exact=False)[:10]  # as search() asks
         started = time.monotonic()
-        with _snapshot():
-            exact = scope.nearest(10, exact=True)
+        exact = nearest_chunks(project_syncs=[sync], query=query, limit=10, exact=True)
         exact_ms.append((time.monotonic() - started) * 1000)
         recalls.append(len(set(approximate) & set(exact)) / max(len(exact), 1))
     identifier_ms, first_is_definition = [], []

@@ -17,6 +17,11 @@ from embeddings.models import SourceFile
 from embeddings.snapshot import visible_at
 from embeddings.symbols import defined_names
 
+# A chunk's full-text vector (Chunk.text_search), computed as it is written: code split on every
+# non-alphanumeric character (snake_case, dotted names and punctuation become words), no stemming.
+# Search matches it with to_tsquery('simple', ...) of the query's words (embeddings.search).
+TEXT_SEARCH_SQL = "to_tsvector('simple'::regconfig, regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))"
+
 
 @dataclass(frozen=True)
 class LiveFile:
@@ -129,7 +134,7 @@ def _copy_chunks(cursor, project_id: int, file_ids: list[int], files: list[Stage
                     (file_id, project_id, chunk.ordinal, chunk.start_line, chunk.end_line, chunk.content_hash, chunk.text,
                      defined_names(chunk.text))
                 )
-    cursor.execute(f"INSERT INTO embeddings_chunk ({columns}) SELECT {columns} FROM incoming_chunks")
+    cursor.execute(f"INSERT INTO embeddings_chunk ({columns}, text_search) SELECT {columns}, {TEXT_SEARCH_SQL} FROM incoming_chunks")
 
 
 def manifest_prune_retired(project_sync) -> None:

@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from pgvector.django import VectorField
 
@@ -104,6 +106,8 @@ class Chunk(models.Model):
     text = models.TextField()
     # Names the chunk defines (embeddings.symbols), for identifier search; NULL: not read yet.
     symbols = ArrayField(models.CharField(max_length=200), null=True, blank=True)
+    # The text's full-text vector (embeddings.manifest.TEXT_SEARCH_SQL), written with the chunk.
+    text_search = SearchVectorField(null=True)
 
     class Meta:
         ordering = ["file_id", "ordinal"]
@@ -113,6 +117,8 @@ class Chunk(models.Model):
         indexes = [
             # Chunks -> vectors join (search, backfill) and orphan-vector collection.
             models.Index(fields=["content_hash"], name="chunk_content_hash"),
+            # Search's full-text ranking (through embeddings_chunk_scope, see embeddings.search).
+            GinIndex(fields=["text_search"], name="chunk_text_search"),
         ]
 
     def __str__(self) -> str:

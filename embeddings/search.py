@@ -4,12 +4,23 @@ reciprocal rank fusion. An exact identifier finds its definition even where the 
 would not; a vague question still finds code that means the same thing.
 
 Callers pass branches they have already scoped to the user (projects.selectors); this module
-never widens that set. Each branch group is read in one REPEATABLE READ transaction, so a search
-sees one snapshot of each branch, the previous one until a swap commits and the new one after.
+never widens that set, and row-level security holds under it. A search costs two round trips:
+one reads the branches (their model, size and tenant), one statement per model does the rest
+(the three rankings, their fusion and the rows), so it sees one snapshot of each branch, the
+previous one until a swap commits and the new one after.
 
-Small scopes are scanned exactly; large ones go through the model's HNSW index with pgvector's
-iterative scan, which keeps walking the graph until enough rows pass the filters, so a selective
-filter still returns k results."""
+Every step reaches the caller's own chunks through an index, whatever other tenants hold:
+- vectors: small scopes (NYXSYNC_SEARCH_EXACT_MAX_CHUNKS) are scanned exactly, from the branches'
+  live files to their chunks to the tenant's vector of each; larger ones walk the model's HNSW
+  index, keeping the scope's tenants' vectors (pgvector's iterative scan walks on until enough
+  pass), then find their chunks in the scope;
+- words and definitions: the GIN indexes on the chunk's stored text vector and its symbols,
+  through the view embeddings_chunk_scope (migration nyxsync.0003). Under the chunk table's
+  row-level-security policy PostgreSQL must apply the policy before any operator that is not
+  leakproof, `@@` and `&&` included, so it cannot use those indexes and tests every chunk of the
+  scope (or of the table). The view applies the policy's own condition as a plain filter, so the
+  planner may use the statement's indexable conditions (the GIN match, the scope's project ids)
+  first; tests/embeddings/test_search_plans.py holds every statement to that."""
 
 from __future__ import annotations
 
@@ -18,22 +29,22 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 
 from embeddings.backends import get_backend
-from embeddings.models import EmbeddingModel
-from embeddings.snapshot import LIVE_FILE_SQL, live_branches
 from nyxsync.errors import DomainError
 
 MAX_K = 100
 MAX_QUERY_CHARS = 2000
 RRF_K = 60  # the usual constant of reciprocal rank fusion
-# Same expression as the GIN index of migration embeddings.0005 (it must match to be used).
-TEXT_VECTOR = "to_tsvector('simple'::regconfig, regexp_replace(c.text, '[^[:alnum:]]+', ' ', 'g'))"
-# Above this many chunks (in the scope) holding every word of a query, the full-text ranking is
-# left out; above TEXT_MATCH_MAX (in the whole table), it is not even looked at.
+# Weights of the rankings in the fusion: vectors, words, definitions. A definition is what an
+# identifier query looks for: that ranking counts double.
+WEIGHTS = (1.0, 1.0, 2.0)
+# Above this many chunks (in the live scope) holding every word of a query, the full-text ranking
+# is left out; above MATCH_MAX (in the projects searched, any branch), the full-text or the
+# definitions ranking is not even looked at: words and names that common say little.
 TEXT_RANK_MAX = 300
-TEXT_MATCH_MAX = 5000
+MATCH_MAX = 5000
 # Words too common in code to be the identifier someone looks for.
 _NOT_NAMES = {
     "def", "class", "function", "func", "fn", "interface", "type", "struct", "enum", "const", "let", "var",
@@ -84,21 +95,83 @@ def search(
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise SearchError(f"k must be between 1 and {MAX_K}")
     filters = _Filters.build(path_glob=path_glob, language=language, exclude_tests=exclude_tests)
-
-    # Each branch's model as the database has it now, not as the caller's copy remembers it.
-    groups: dict[str, tuple[list[int], int]] = {}
-    for pk, model_name, chunks in live_branches([sync.pk for sync in project_syncs]):
-        ids, total = groups.get(model_name, ([], 0))
-        groups[model_name] = ([*ids, pk], total + chunks)
     hits: list[SearchHit] = []
-    for model_name, (sync_ids, chunks) in groups.items():
-        hits += _search_group(model_name, sync_ids, chunks, query, k, filters)
+    for group in _groups(project_syncs):
+        hits += _search_group(group, query, k, filters)
     return sorted(hits, key=lambda hit: (-hit.fused, -hit.score))[:k]
+
+
+def nearest_chunks(*, project_syncs, query: str, limit: int, exact: bool) -> list[int]:
+    """The ids of the `limit` chunks nearest to `query` by vector alone, best first: the first
+    ranking of a search, through the index or exactly (bench/scale.py compares the two)."""
+    ids: list[int] = []
+    for group in _groups(project_syncs):
+        statement = _Statement(group, _vector_literal(group, query), query, limit, _Filters("", []))
+        ids += statement.nearest_only(exact=exact)
+    return ids
+
+
+# --- the branches, grouped by model --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Group:
+    model_id: int
+    model_name: str
+    dimensions: int
+    sync_ids: list[int]
+    project_ids: list[int]
+    tenant_ids: list[int]
+    chunks: int  # live chunks in all these branches
+
+
+def _groups(project_syncs) -> list[_Group]:
+    """The live branches among `project_syncs`, by model, as the database has them now (not as
+    the caller's copies remember them): one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT m.id, m.name, m.dimensions, ps.id, ps.project_id, p.owner_id, ps.live_chunk_count
+            FROM project_syncs ps
+            JOIN projects_project p ON p.id = ps.project_id
+            JOIN embeddings_embeddingmodel m ON m.name = ps.embedding_model
+            WHERE ps.id = ANY(%s) AND ps.live_generation > 0
+            ORDER BY m.id, ps.id
+            """,
+            [[sync.pk for sync in project_syncs]],
+        )
+        rows = cursor.fetchall()
+    groups: dict[int, dict] = {}
+    for model_id, name, dimensions, sync_id, project_id, tenant_id, chunks in rows:
+        group = groups.setdefault(model_id, {"name": name, "dims": dimensions, "syncs": [], "projects": set(), "tenants": set(), "chunks": 0})
+        group["syncs"].append(sync_id)
+        group["projects"].add(project_id)
+        group["tenants"].add(tenant_id)
+        group["chunks"] += chunks
+    return [
+        _Group(model_id, g["name"], g["dims"], g["syncs"], sorted(g["projects"]), sorted(g["tenants"]), g["chunks"])
+        for model_id, g in groups.items()
+    ]
+
+
+def _vector_literal(group: _Group, query: str) -> str:
+    vector = get_backend(group.model_name).embed([query])[0]  # outside any transaction: the model is slow
+    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
+def _search_group(group: _Group, query: str, k: int, filters: _Filters) -> list[SearchHit]:
+    candidates = max(50, 4 * k)
+    statement = _Statement(group, _vector_literal(group, query), query, candidates, filters)
+    rows = statement.run(k, exact=group.chunks <= settings.NYXSYNC_SEARCH_EXACT_MAX_CHUNKS)
+    return [SearchHit(*row[1:9], group.model_name, row[9]) for row in rows]
+
+
+# --- filters -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Filters:
-    sql: str
+    sql: str  # conditions on the manifest row `f`
     params: list
 
     @classmethod
@@ -139,163 +212,6 @@ def glob_to_regex(glob: str) -> str:
     return prefix + "".join(out) + "$"
 
 
-def _search_group(model_name: str, sync_ids: list[int], chunks: int, query: str, k: int, filters: _Filters) -> list[SearchHit]:
-    model = EmbeddingModel.objects.filter(name=model_name).first()
-    if model is None:
-        return []
-    vector = get_backend(model_name).embed([query])[0]  # before the transaction: the model is slow
-    literal = "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
-    candidates = max(50, 4 * k)
-    scope = _Scope(model, sync_ids, filters, literal)
-    with _snapshot():
-        ranked = [
-            scope.nearest(candidates, exact=chunks <= settings.NYXSYNC_SEARCH_EXACT_MAX_CHUNKS),
-            scope.text_matches(query, candidates),
-            scope.definitions(query, candidates),
-        ]
-        # A definition is what an identifier query looks for: that ranking counts double.
-        fused = _reciprocal_rank_fusion(ranked, weights=[1.0, 1.0, 2.0])
-        top = sorted(fused, key=fused.get, reverse=True)[:k]
-        return [SearchHit(*row, model_name, fused[row_id]) for row_id, *row in scope.rows(top)]
-
-
-class _snapshot:
-    """A read-only REPEATABLE READ transaction: every statement of the search sees one snapshot.
-    Inside a caller's transaction, that transaction's snapshot rules apply instead."""
-
-    def __enter__(self):
-        self._outer = connection.in_atomic_block
-        self._atomic = transaction.atomic()
-        self._atomic.__enter__()
-        if not self._outer:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-
-    def __exit__(self, *exc):
-        return self._atomic.__exit__(*exc)
-
-
-@dataclass
-class _Scope:
-    model: EmbeddingModel
-    sync_ids: list[int]
-    filters: _Filters
-    literal: str
-
-    @property
-    def _from(self) -> str:
-        return (
-            "FROM project_syncs ps "
-            f"JOIN embeddings_sourcefile f ON f.project_sync_id = ps.id AND {LIVE_FILE_SQL} "
-            "JOIN embeddings_chunk c ON c.file_id = f.id "
-        )
-
-    def _where(self) -> tuple[str, list]:
-        return f"WHERE ps.id = ANY(%s){self.filters.sql}", [self.sync_ids, *self.filters.params]
-
-    def nearest(self, limit: int, *, exact: bool) -> list[int]:
-        dims, model_id = int(self.model.dimensions), int(self.model.pk)
-        distance = f"(v.embedding::vector({dims}) <=> %s::vector({dims}))"
-        where, params = self._where()
-        with connection.cursor() as cursor:
-            if not exact:
-                # Keep walking the HNSW graph until `limit` rows pass the branch and path filters,
-                # and keep the planner on that walk: with a scope that is most of the table it
-                # would rather join everything and sort, an exact scan hundreds of times slower.
-                cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-                cursor.execute("SET LOCAL enable_sort = off")
-                cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(settings.NYXSYNC_SEARCH_EF, limit))])
-            # "+ 0" keeps the planner off the HNSW index for exact scans of small scopes.
-            order = f"{distance} + 0" if exact else distance
-            cursor.execute(
-                f"SELECT c.id, {distance} AS distance FROM embeddings_vector v "
-                "JOIN embeddings_chunk c ON c.content_hash = v.content_hash "
-                "JOIN embeddings_sourcefile f ON f.id = c.file_id "
-                f"JOIN project_syncs ps ON ps.id = f.project_sync_id AND {LIVE_FILE_SQL} "
-                "JOIN projects_project p ON p.id = ps.project_id AND p.owner_id = v.tenant_id "
-                f"{where} AND v.model_id = {model_id} ORDER BY {order} LIMIT %s",
-                [self.literal, *params, self.literal, limit],
-            )
-            rows = cursor.fetchall()
-            if not exact:
-                cursor.execute("RESET enable_sort")
-        if not exact and len(rows) < limit:
-            # The walk gave up (a very selective filter): scan the scope exactly instead.
-            return self.nearest(limit, exact=True)
-        return [row[0] for row in sorted(rows, key=lambda row: row[1])]  # relaxed order: sort again
-
-    def text_matches(self, query: str, limit: int) -> list[int]:
-        """Chunks holding every word of the query, best ranked first. Words so common that more
-        than TEXT_RANK_MAX chunks hold them all tell nothing: then this ranking stays out."""
-        terms = list(dict.fromkeys(re.findall(r"[a-z0-9]+", query.lower())))[:8]
-        if not terms:
-            return []
-        tsquery = " & ".join(terms)
-        matched = f"SELECT c.id, c.file_id FROM embeddings_chunk c WHERE {TEXT_VECTOR} @@ to_tsquery('simple', %s) LIMIT %s"
-        rows = self._within_scope(matched, [tsquery, TEXT_MATCH_MAX + 1], "c.text", limit=TEXT_RANK_MAX + 1)
-        if rows is None or len(rows) > TEXT_RANK_MAX:
-            return []
-        # Rank in Python: how often the words occur, per character (PostgreSQL would rebuild
-        # each row's text vector to rank it).
-        def density(row) -> float:
-            words = re.findall(r"[a-z0-9]+", row[1].lower())
-            return sum(words.count(term) for term in terms) / (len(words) or 1)
-
-        return [row[0] for row in sorted(rows, key=lambda row: (-density(row), row[0]))][:limit]
-
-    def definitions(self, query: str, limit: int) -> list[int]:
-        """For a short identifier-like query: chunks that define one of its names (stored per
-        chunk at ingest, embeddings.symbols; one index lookup)."""
-        names = identifiers(query)
-        if not names:
-            return []
-        matched = "SELECT c.id, c.file_id FROM embeddings_chunk c WHERE c.symbols && %s::varchar(200)[] LIMIT %s"
-        rows = self._within_scope(matched, [names, TEXT_MATCH_MAX + 1], "length(c.text)", limit=TEXT_MATCH_MAX + 1)
-        return [row[0] for row in sorted(rows or [], key=lambda row: (row[1], row[0]))][:limit]
-
-    def _within_scope(self, matched_sql: str, matched_params: list, column: str, *, limit: int) -> list[tuple] | None:
-        """(chunk id, column) of the chunks `matched_sql` finds through its index that are in
-        the scope; None when the index finds more than TEXT_MATCH_MAX chunks (words that common
-        say little). The index scan runs first, on its own: left to itself the planner may
-        rather walk the whole scope and test every chunk's text."""
-        where, params = self._where()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH matched AS MATERIALIZED ({matched_sql}) "
-                f"SELECT m.id, {column}, (SELECT count(*) FROM matched) FROM matched m "
-                "JOIN embeddings_chunk c ON c.id = m.id "
-                f"JOIN embeddings_sourcefile f ON f.id = m.file_id JOIN project_syncs ps ON ps.id = f.project_sync_id AND {LIVE_FILE_SQL} "
-                f"{where} LIMIT %s",
-                [*matched_params, *params, limit],
-            )
-            rows = cursor.fetchall()
-        if rows and rows[0][2] > TEXT_MATCH_MAX:
-            return None
-        return [row[:2] for row in rows]
-
-    def rows(self, chunk_ids: list[int]) -> list[tuple]:
-        if not chunk_ids:
-            return []
-        dims = int(self.model.dimensions)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                SELECT c.id, f.path, c.start_line, c.end_line,
-                       coalesce(1 - (v.embedding::vector({dims}) <=> %s::vector({dims})), 0), c.text, ps.live_commit, ps.branch, ps.id
-                FROM embeddings_chunk c
-                JOIN embeddings_sourcefile f ON f.id = c.file_id
-                JOIN project_syncs ps ON ps.id = f.project_sync_id
-                JOIN projects_project p ON p.id = ps.project_id
-                LEFT JOIN embeddings_vector v
-                       ON v.model_id = {int(self.model.pk)} AND v.tenant_id = p.owner_id AND v.content_hash = c.content_hash
-                WHERE c.id = ANY(%s)
-                """,
-                [self.literal, chunk_ids],
-            )
-            by_id = {row[0]: row for row in cursor.fetchall()}
-        return [by_id[chunk_id] for chunk_id in chunk_ids if chunk_id in by_id]
-
-
 def identifiers(query: str) -> list[str]:
     """The names a short query (at most three words) may be looking for the definition of."""
     if len(query.split()) > 3:
@@ -304,9 +220,189 @@ def identifiers(query: str) -> list[str]:
     return list(dict.fromkeys(name for name in names if name.lower() not in _NOT_NAMES and re.search(r"[a-z0-9]", name.lower())))[:3]
 
 
-def _reciprocal_rank_fusion(rankings: list[list[int]], *, weights: list[float]) -> dict[int, float]:
-    fused: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights, strict=True):
-        for rank, chunk_id in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank)
-    return fused
+def text_terms(query: str) -> list[str]:
+    """The words of a query for the full-text ranking (every one must occur)."""
+    return list(dict.fromkeys(re.findall(r"[a-z0-9]+", query.lower())))[:8]
+
+
+# --- the statement -------------------------------------------------------------------------------
+
+# A branch's live manifest rows, with the branch (from `scope`) aliased `s`.
+_LIVE = "f.born_generation <= s.live_generation AND (f.retired_generation IS NULL OR f.retired_generation > s.live_generation)"
+
+
+@dataclass
+class _Statement:
+    """The one statement that searches a group of branches of one model."""
+
+    group: _Group
+    literal: str  # the query's vector
+    query: str
+    limit: int  # candidates each ranking contributes
+    filters: _Filters
+
+    def run(self, k: int, *, exact: bool) -> list[tuple]:
+        """(chunk id, path, start, end, score, text, commit, branch, branch id, fused), best first."""
+        walk = 2 * self.limit
+        while True:
+            rows, found = self._execute(self._sql(exact=exact, walk=walk, k=k))
+            if exact or found >= self.limit:
+                return rows
+            # The HNSW walk found too few chunks in the scope (vectors of the tenants' other
+            # branches, a selective filter): walk further, then give up and scan exactly.
+            if walk >= 16 * self.limit:
+                exact = True
+            walk *= 8
+
+    def nearest_only(self, *, exact: bool) -> list[int]:
+        sql = self._sql(exact=exact, walk=2 * self.limit, k=0, nearest_only=True)
+        rows, _ = self._execute(sql)
+        return [row[0] for row in rows]
+
+    def _execute(self, sql: tuple[str, dict]) -> tuple[list[tuple], int]:
+        text, params = sql
+        with connection.cursor() as cursor:
+            cursor.execute(text, params)
+            if text.startswith(_SETTINGS):
+                cursor.nextset()
+            rows = cursor.fetchall()
+        found = rows[0][-1] if rows else 0
+        return [row[:-1] for row in rows], found
+
+    def _sql(self, *, exact: bool, walk: int, k: int, nearest_only: bool = False) -> tuple[str, dict]:
+        group, dims = self.group, int(self.group.dimensions)
+        terms, names = text_terms(self.query), identifiers(self.query)
+        params = {
+            "syncs": group.sync_ids, "projects": group.project_ids, "tenants": group.tenant_ids,
+            "q": self.literal, "limit": self.limit, "walk": walk, "k": k,
+            "tsquery": " & ".join(terms), "terms": terms, "names": names,
+            "rank_max": TEXT_RANK_MAX, "match_max": MATCH_MAX, "rrf_k": RRF_K, "weights": list(WEIGHTS),
+            "ef": str(min(max(settings.NYXSYNC_SEARCH_EF, walk), 1000)),  # pgvector's bound; the iterative scan walks past it
+        }  # fmt: skip
+        # The filters' own %s placeholders, by name.
+        filters = self.filters.sql
+        for n, value in enumerate(self.filters.params):
+            filters = filters.replace("%s", f"%(filter{n})s", 1)
+            params[f"filter{n}"] = value
+        distance = f"(v.embedding::vector({dims}) <=> %(q)s::vector({dims}))"
+        model_id = int(group.model_id)
+        if exact:
+            # The scope is small: scan it all ("+ 0" keeps the planner off the HNSW index).
+            # Each chunk's vector by its key (LATERAL: one index lookup per chunk, never a scan
+            # of every tenant's vectors, however the planner weighs the table).
+            nearest = f"""
+                SELECT c.id, {distance} AS distance
+                FROM scope s
+                JOIN embeddings_sourcefile f ON f.project_sync_id = s.id AND {_LIVE}{filters}
+                JOIN embeddings_chunk c ON c.file_id = f.id
+                JOIN LATERAL (
+                    SELECT v.embedding FROM embeddings_vector v
+                    WHERE v.model_id = {model_id} AND v.tenant_id = s.tenant_id AND v.content_hash = c.content_hash LIMIT 1
+                ) v ON true
+                ORDER BY {distance} + 0, c.id LIMIT %(limit)s"""
+        else:
+            # The walk reads only vectors (one table, ORDER BY distance LIMIT: always the index),
+            # keeps the scope's tenants' (iterative scan: it walks on until enough pass), then
+            # finds their chunks in the scope. Relaxed order: sorted again here.
+            nearest = f"""
+                SELECT c.id, nv.distance
+                FROM (
+                    SELECT v.tenant_id, v.content_hash, {distance} AS distance
+                    FROM embeddings_vector v
+                    WHERE v.model_id = {model_id} AND v.tenant_id = ANY(%(tenants)s)
+                    ORDER BY {distance} LIMIT %(walk)s
+                ) nv
+                JOIN scope s ON s.tenant_id = nv.tenant_id
+                JOIN embeddings_chunk c ON c.project_id = s.project_id AND c.content_hash = nv.content_hash
+                JOIN embeddings_sourcefile f ON f.id = c.file_id AND f.project_sync_id = s.id AND {_LIVE}{filters}
+                ORDER BY nv.distance, c.id LIMIT %(limit)s"""
+        scope = """
+            scope AS MATERIALIZED (
+                SELECT ps.id, ps.project_id, ps.live_generation, ps.live_commit, ps.branch, p.owner_id AS tenant_id
+                FROM project_syncs ps JOIN projects_project p ON p.id = ps.project_id
+                WHERE ps.id = ANY(%(syncs)s) AND ps.live_generation > 0
+            ),
+            nearest AS MATERIALIZED ({nearest})"""
+        if nearest_only:
+            sql = f"WITH {scope.format(nearest=nearest)} SELECT id, 0 FROM nearest ORDER BY distance, id"
+        else:
+            fusion = _FUSION.format(dims=dims, model_id=model_id)
+            sql = f"WITH {scope.format(nearest=nearest)}, {self._text_and_definitions(terms, names, filters)}, {fusion}"
+        return _SETTINGS + sql, params
+
+    @staticmethod
+    def _text_and_definitions(terms: list[str], names: list[str], filters: str) -> str:
+        # Each match runs first on its own, on embeddings_chunk_scope (see the module's docstring)
+        # and the projects searched: the GIN index, or the projects' own chunks, whichever the
+        # planner finds cheaper, never a walk of the scope's files testing every chunk. At most
+        # MATCH_MAX are taken: words or names that common in these projects say little.
+        text_match = "c.text_search @@ to_tsquery('simple', %(tsquery)s)" if terms else "false"
+        names_match = "c.symbols && %(names)s::varchar(200)[]" if names else "false"
+        live = f"JOIN embeddings_sourcefile f ON f.id = m.file_id JOIN scope s ON s.id = f.project_sync_id AND {_LIVE}{filters}"
+        return f"""
+            text_found AS MATERIALIZED (
+                SELECT c.id, c.file_id, c.text_search FROM embeddings_chunk_scope c
+                WHERE c.project_id = ANY(%(projects)s) AND {text_match} LIMIT %(match_max)s + 1
+            ),
+            text_matches AS MATERIALIZED (
+                SELECT m.id, m.text_search FROM text_found m {live}
+                WHERE (SELECT count(*) FROM text_found) <= %(match_max)s
+                LIMIT %(rank_max)s + 1
+            ),
+            text_ranked AS (
+                -- How often the words occur, per word of the chunk, from the stored text vector.
+                SELECT m.id, row_number() OVER (ORDER BY d.density DESC, m.id) AS rank
+                FROM text_matches m,
+                     LATERAL (
+                         SELECT coalesce(sum(cardinality(u.positions)) FILTER (WHERE u.lexeme = ANY(%(terms)s)), 0)::float8
+                                / greatest(coalesce(sum(cardinality(u.positions)), 0), 1) AS density
+                         FROM unnest(m.text_search) u
+                     ) d
+                WHERE (SELECT count(*) FROM text_matches) <= %(rank_max)s
+            ),
+            definitions_found AS MATERIALIZED (
+                SELECT c.id, c.file_id FROM embeddings_chunk_scope c
+                WHERE c.project_id = ANY(%(projects)s) AND {names_match} LIMIT %(match_max)s + 1
+            ),
+            definitions AS MATERIALIZED (
+                SELECT m.id, row_number() OVER (ORDER BY length(t.text), m.id) AS rank
+                FROM definitions_found m
+                JOIN embeddings_chunk t ON t.id = m.id
+                {live}
+                WHERE (SELECT count(*) FROM definitions_found) <= %(match_max)s
+                ORDER BY length(t.text), m.id LIMIT %(limit)s
+            )"""
+
+
+# Settings for this statement only (the implicit transaction of one multi-statement call): the
+# HNSW walk's breadth and its iterative scan; and no sequential scan. Every step has an index for
+# the caller's scope; a scope that is most of the table makes the planner reach for a scan of the
+# chunk table, which costs as much as the table holds, every tenant's rows included.
+_SETTINGS = (
+    "SELECT set_config('hnsw.ef_search', %(ef)s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+    "set_config('enable_seqscan', 'off', true);\n"
+)
+
+# Reciprocal rank fusion of the three rankings, then the rows of the k best. Ties keep the order
+# in which a chunk first appears: vectors, then words, then definitions.
+_FUSION = """
+    ranked AS (
+        SELECT id, 1 AS kind, row_number() OVER (ORDER BY distance, id) AS rank FROM nearest
+        UNION ALL SELECT id, 2, rank FROM text_ranked WHERE rank <= %(limit)s
+        UNION ALL SELECT id, 3, rank FROM definitions
+    ),
+    fused AS (
+        SELECT id, sum((%(weights)s::float8[])[kind] / (%(rrf_k)s + rank)) AS fused, min(kind * 1000000 + rank) AS first_seen
+        FROM ranked GROUP BY id
+        ORDER BY fused DESC, first_seen LIMIT %(k)s
+    )
+    SELECT c.id, f.path, c.start_line, c.end_line,
+           coalesce(1 - (v.embedding::vector({dims}) <=> %(q)s::vector({dims})), 0), c.text,
+           s.live_commit, s.branch, s.id, fu.fused, (SELECT count(*) FROM nearest)
+    FROM fused fu
+    JOIN embeddings_chunk c ON c.id = fu.id
+    JOIN embeddings_sourcefile f ON f.id = c.file_id
+    JOIN scope s ON s.id = f.project_sync_id
+    LEFT JOIN embeddings_vector v ON v.model_id = {model_id} AND v.tenant_id = s.tenant_id AND v.content_hash = c.content_hash
+    ORDER BY fu.fused DESC, fu.first_seen
+"""

@@ -21,16 +21,3 @@ def visible_at(generation: int, prefix: str = "") -> Q:
         Q(**{f"{prefix}retired_generation__isnull": True}) | Q(**{f"{prefix}retired_generation__gt": generation})
     )
 
-
-def live_branches(project_sync_ids: list[int]) -> list[tuple[int, str, int]]:
-    """(id, embedding model, live chunk count) of those branches that have a live snapshot, as the
-    database has them now. The branch rows are the syncs app's (table project_syncs); a snapshot
-    reader needs only their live pointer, read here in SQL like LIVE_FILE_SQL reads it."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, embedding_model, live_chunk_count FROM project_syncs WHERE id = ANY(%s) AND live_generation > 0",
-            [list(project_sync_ids)],
-        )
-        return cursor.fetchall()

@@ -67,6 +67,11 @@ def grant_to_app_role(connection) -> None:
         cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
         cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
         cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        # Views are read-only for the app: one that bypasses row-level security for reading
+        # (embeddings_chunk_scope) must never be a way to write past it.
+        cursor.execute("SELECT quote_ident(viewname) FROM pg_views WHERE schemaname = 'public'")
+        for (view,) in cursor.fetchall():
+            cursor.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {view} FROM {role}")
 
 
 def worker_statement_limit() -> None:

@@ -61,10 +61,11 @@ def vectors(database) -> list[tuple]:
 
 
 def test_vectors_made_before_tenants_go_to_every_tenant_that_uses_them(project_dir, scratch_db):  # noqa: F811
-    # A database as it was before tenants: everything applied, then the tenant migrations undone
-    # (their first one drops the empty column on the way back, so it has to be allowed).
+    # A database as it was before tenants: everything applied, then the migrations since undone
+    # (two of them drop a column, empty here, on the way back: that has to be allowed).
     assert project_dir("migrate", database=scratch_db).returncode == 0
-    back = project_dir("migrate", "embeddings", BEFORE_TENANTS, "--allow-destructive", "embeddings.0008_vector_tenant", database=scratch_db)
+    empty_columns = ["--allow-destructive", "embeddings.0008_vector_tenant", "--allow-destructive", "embeddings.0013_chunk_text_search"]
+    back = project_dir("migrate", "embeddings", BEFORE_TENANTS, *empty_columns, database=scratch_db)
     assert back.returncode == 0, back.stderr
     users = seed_two_tenants_sharing_a_vector(scratch_db)
     with psycopg.connect(**scratch_db["connect"]) as conn:
@@ -89,6 +90,10 @@ def test_vectors_made_before_tenants_go_to_every_tenant_that_uses_them(project_d
         assert any(row == (pk, embedding) for row in by_tenant_and_hash.values())
     assert by_tenant_and_hash[(alice, sha256(SHARED))] == (before[sha256(SHARED)][0], before[sha256(SHARED)][2])
     assert by_tenant_and_hash[(bob, sha256(SHARED))][1] == before[sha256(SHARED)][2]
+    # Chunks written before got their stored text vector too.
+    with psycopg.connect(**scratch_db["connect"]) as conn:
+        assert conn.execute("SELECT count(*) FROM embeddings_chunk WHERE text_search IS NULL").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM embeddings_chunk WHERE text_search @@ 'shared'::tsquery").fetchone() == (2,)
     # And each project's live chunks all have a vector of their tenant now.
     project_dir("check_embeddings", "--save", str(project_dir.path / "after.json"), database=scratch_db)
     scopes = json.loads((project_dir.path / "after.json").read_text())["scopes"]

@@ -137,3 +137,21 @@ def test_vectors_are_visible_to_their_tenant_only_and_written_into_its_own_store
         assert tenants_seen(conn) == set()
     with as_app_role(system="on") as conn:
         assert tenants_seen(conn) == {alice.pk, bob.pk}
+
+
+def test_the_search_view_shows_what_the_policy_shows_and_takes_no_write(tenants):
+    alice_project, bob_project = tenants["projects"]["alice"].pk, tenants["projects"]["bob"].pk
+    seen = "SELECT DISTINCT project_id FROM embeddings_chunk_scope"
+    with as_app_role(user_id=tenants["alice"].pk) as conn:
+        assert {row[0] for row in conn.execute(seen).fetchall()} == {alice_project}
+        for write in (
+            "UPDATE embeddings_chunk_scope SET symbols = '{}'",
+            "DELETE FROM embeddings_chunk_scope",
+            f"INSERT INTO embeddings_chunk_scope (id, project_id, file_id) VALUES (0, {bob_project}, 0)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(write)
+    with as_app_role() as conn:
+        assert conn.execute(seen).fetchall() == []
+    with as_app_role(system="on") as conn:
+        assert {row[0] for row in conn.execute(seen).fetchall()} == {alice_project, bob_project}

@@ -1,0 +1,262 @@
+"""Search through the REST API as users see it, under row-level security, beside another tenant.
+
+    .venv/bin/python bench/search_api.py [--big-files 10500] [--small-files 234] [--queries 40]
+                                         [--small-model hashing-256] [--keep]
+
+Two tenants in one scratch database, each syncing a repository of real code (.py files of this
+virtualenv, disjoint) through the pipeline, served by `git daemon`: tenant B's big repository
+(about 100,000 chunks with the defaults) and tenant A's small one (about 2,200), both with the
+hashing-256 model unless --small-model names another for A's (all-MiniLM-L6-v2: the real model,
+on the small corpus only; B's stays hashing). Then a web server as `make run` starts it
+(uvicorn, the app's role under row-level security, the default model loaded at start), and each
+user searches with their own API token, timed by the client: the first query after the server
+answers, then warm p50/p95 for A (small project, B's chunks beside it) and for B (its own big
+project), and whether any hit came from the other tenant. Also each sync's throughput: chunks/s
+outside the model (the whole sync minus the time inside the model's embed calls).
+
+Figures only: nothing passes or fails. The database is dropped at the end unless --keep, which
+keeps it (nyxsync_bench_search) and reuses its synced projects next time.
+"""
+
+import argparse
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, commit_tree, drop_database, percentile, serve_repository, setup_django
+
+SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--big-files", type=int, default=10_500)
+    parser.add_argument("--small-files", type=int, default=234)
+    parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--small-model", default="hashing-256")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-search-"))
+    database = "nyxsync_bench_search" if args.keep else f"nyxsync_bench_search_{os.getpid()}"
+    url = setup_django(work, database, model="hashing-256", reuse=args.keep)
+    print(f"CPU: {cpu_name()}; load average at start: {os.getloadavg()[0]:.1f}")
+    daemon = None
+    try:
+        daemon, repo_url, bare = serve_repository(work)
+        files = python_files(args.big_files + args.small_files)
+        small, big = files[: args.small_files], files[args.small_files :]
+        tenants = {}
+        for name, chosen, model in (("b", big, "hashing-256"), ("a", small, args.small_model)):
+            tenants[name] = load_tenant(name, chosen, model, work, repo_url, bare)
+        measure(tenants, url, args.queries, args.small_model, work)
+    finally:
+        if daemon is not None:
+            daemon.terminate()
+        if not args.keep:
+            drop_database(database)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def python_files(count: int) -> list[Path]:
+    """`count` distinct .py files of this virtualenv (deterministic order), skipping empty ones."""
+    found = []
+    for path in sorted(SITE.rglob("*.py")):
+        if path.is_file() and 200 <= path.stat().st_size <= 200_000:
+            found.append(path)
+            if len(found) == count:
+                return found
+    raise SystemExit(f"only {len(found)} .py files in {SITE}; ask for fewer")
+
+
+def load_tenant(name: str, files: list[Path], model: str, work: Path, repo_url: str, bare: Path) -> dict:
+    """User `name`'s project, synced from a repository of `files` (reused if --keep loaded it)."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from syncs.models import ProjectSync
+
+    user, _ = get_user_model().objects.get_or_create(username=f"tenant-{name}")
+    sync = ProjectSync.objects.filter(project__owner=user, live_generation__gt=0).first()
+    if sync is None:
+        source = work / f"source-{name}"
+        for path in files:
+            target = source / path.relative_to(SITE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        commit_tree(work / f"tree-{name}", source, bare, f"tenant {name}")
+        settings.NYXSYNC_EMBEDDING_MODEL = model
+        sync, run, seconds, model_seconds = timed_sync(user, repo_url, f"code-{name}")
+        outside = seconds - model_seconds
+        print(
+            f"tenant {name.upper()}: {run.files_seen} files, {sync.live_chunk_count} chunks, model {model}: sync {seconds:.1f} s "
+            f"({model_seconds:.1f} s in the model): {sync.live_chunk_count / outside:,.0f} chunks/s outside the model; "
+            f"phases {dict((k, round(v, 1)) for k, v in run.phase_seconds.items())}"
+        )
+    else:
+        print(f"tenant {name.upper()}: reusing {sync.live_chunk_count} chunks ({sync.embedding_model})")
+    return {"user": user, "sync": sync}
+
+
+def timed_sync(user, repo_url: str, name: str):
+    """Link and sync as a worker would, in this process; returns (sync, run, seconds, seconds
+    inside the model's embed calls)."""
+    from django.conf import settings
+
+    from embeddings.backends import get_backend
+    from syncs.models import SyncRun
+    from syncs.pipeline import sync_run_execute
+    from syncs.services import project_sync_link, sync_run_enqueue
+
+    backend = get_backend(settings.NYXSYNC_EMBEDDING_MODEL)
+    inside = [0.0]
+    embed = backend.embed
+
+    def timed_embed(texts):
+        started = time.perf_counter()
+        try:
+            return embed(texts)
+        finally:
+            inside[0] += time.perf_counter() - started
+
+    backend.embed = timed_embed
+    try:
+        sync = project_sync_link(owner=user, repository=repo_url, branch="main", name=name)
+        run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
+        started = time.perf_counter()
+        run = sync_run_execute(run.pk)
+        seconds = time.perf_counter() - started
+    finally:
+        backend.embed = embed
+    if run.status != SyncRun.Status.SUCCEEDED:
+        raise SystemExit(f"the sync of {name} ended {run.status}: {run.error}")
+    sync.refresh_from_db()
+    return sync, run, seconds, inside[0]
+
+
+def measure(tenants: dict, database_url: str, count: int, small_model: str, work: Path) -> None:
+    from nyxsync.api_tokens import api_token_issue
+
+    tokens = {name: api_token_issue(user=tenant["user"]).key for name, tenant in tenants.items()}
+    queries = {name: queries_for(tenant["sync"], count) for name, tenant in tenants.items()}
+    port = free_port()
+    server, log, started = start_web(port, database_url, small_model, work)
+    try:
+        import httpx
+
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            first_query = queries["a"][0]
+            before = time.perf_counter()
+            hits = search(client, tokens["a"], tenants["a"]["sync"], first_query)
+            first = time.perf_counter() - before
+            print(
+                f"web server up in {started:.1f} s (model loaded at start); first search after it answered: "
+                f"{first * 1000:.0f} ms ({len(hits)} hits)"
+            )
+            for name in ("a", "b"):
+                tenant, other = tenants[name], tenants["b" if name == "a" else "a"]
+                for query in queries[name][:3]:  # warm
+                    search(client, tokens[name], tenant["sync"], query)
+                latencies, foreign, empty = [], 0, 0
+                for query in queries[name]:
+                    before = time.perf_counter()
+                    hits = search(client, tokens[name], tenant["sync"], query)
+                    latencies.append((time.perf_counter() - before) * 1000)
+                    foreign += sum(hit["sync"] == str(other["sync"].uuid) for hit in hits)
+                    empty += not hits
+                print(
+                    f"tenant {name.upper()} ({tenant['sync'].live_chunk_count:,} chunks, {tenant['sync'].embedding_model}; "
+                    f"{other['sync'].live_chunk_count:,} of the other tenant's beside them): {len(latencies)} searches through the API, "
+                    f"p50 {percentile(latencies, 0.5):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms; "
+                    f"hits from the other tenant: {foreign}; searches without hits: {empty}"
+                )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}; bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def queries_for(sync, count: int) -> list[str]:
+    """Queries as people type them: half a few words from a chunk's first line, half a name a
+    chunk defines (its identifier), from the project's own chunks."""
+    from embeddings.models import Chunk
+
+    rng = random.Random(11)
+    texts = list(Chunk.objects.filter(file__project_sync=sync).order_by("id").values_list("text", flat=True)[:20_000])
+    rng.shuffle(texts)
+    queries = []
+    for text in texts:
+        if len(queries) % 2 == 0:
+            words = re.findall(r"[A-Za-z]{3,}", text)[:5]
+            if len(words) >= 3:
+                queries.append(" ".join(words))
+        else:
+            name = re.search(r"\bdef ([A-Za-z_][A-Za-z0-9_]{3,})", text)
+            if name:
+                queries.append(name.group(1))
+        if len(queries) == count:
+            break
+    return queries
+
+
+def search(client, token: str, sync, query: str) -> list[dict]:
+    response = client.post(
+        "/api/v1/search/", json={"query": query, "k": 10, "project": str(sync.project.uuid)}, headers={"Authorization": f"Token {token}"}
+    )
+    response.raise_for_status()
+    return response.json()["results"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_web(port: int, database_url: str, model: str, work: Path):
+    """uvicorn as `make run` starts it, against the scratch database as the app's role."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "NYXSYNC_EMBEDDING_MODEL": model,
+        "NYXSYNC_WARM_MODEL_ON_START": "true",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "API_THROTTLE_SEARCH": "100000/minute",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = work / "web.log"
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "nyxsync.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log", "--lifespan", "on", "--timeout-graceful-shutdown", "2"],
+        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server, log, time.perf_counter() - started
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the web server did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    main()

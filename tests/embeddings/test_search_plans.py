@@ -1,0 +1,136 @@
+"""Every statement a search runs reaches the caller's chunks through an index, under row-level
+security, whatever other tenants hold: EXPLAIN of each one as the app's role, acting for the
+user, shows no sequential scan of the chunk table. Two tenants: a small project of ours beside a
+large one of someone else's (the exact vector scan), and the large one's own search (the HNSW
+walk); words, an identifier, and filters."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from embeddings.chunking import Chunk as ChunkPiece
+from embeddings.manifest import StagedFile, manifest_stage
+from embeddings.search import search
+from embeddings.vectors import embedding_model_register, vectors_write
+from nyxsync import tenancy
+from syncs.models import ProjectSync
+from syncs.services import project_sync_link
+from tests.factories import sha256
+
+pytestmark = pytest.mark.django_db(transaction=True)
+WORDS = "parse config file value total invoice request handler cache token stream branch commit render".split()
+
+
+def staged_files(prefix: str, chunks: int, rng: random.Random) -> list[StagedFile]:
+    files = []
+    for n in range(0, chunks, 10):
+        pieces = []
+        for ordinal in range(10):
+            words = " ".join(rng.choices(WORDS, k=12)) + (" zebra" if (n + ordinal) % 997 == 0 else "")
+            text = f"def {prefix}_function_{n + ordinal}(value):\n    # {words}\n    return value + {n + ordinal}\n"
+            pieces.append(ChunkPiece(ordinal, 1 + 3 * ordinal, 3 + 3 * ordinal, text, sha256(text)))
+        language = "markdown" if n % 50 == 0 else "python"
+        files.append(StagedFile(f"src/{prefix}/module_{n}.{'md' if language == 'markdown' else 'py'}", f"{n:040x}", 400, language, "", pieces))
+    return files
+
+
+def load(user, name: str, chunks: int, model, rng) -> ProjectSync:
+    sync = project_sync_link(owner=user, repository=f"git://127.0.0.1:9/{name}.git", branch="main", name=name)
+    files = staged_files(name, chunks, rng)
+    manifest_stage(sync, generation=1, retire_ids=[], files=files)
+    hashes = [piece.content_hash for file in files for piece in file.chunks]
+    vectors = np.random.default_rng(len(hashes)).standard_normal((len(hashes), model.dimensions)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors_write(model, hashes, vectors, tenant_id=user.pk)
+    ProjectSync.objects.filter(pk=sync.pk).update(live_generation=1, live_chunk_count=len(hashes), embedding_model=model.name)
+    sync.refresh_from_db()
+    return sync
+
+
+@pytest.fixture
+def two_tenants(django_user_model, owner_sql, fast_model):
+    from embeddings.backends import get_backend
+
+    backend = get_backend("hashing-256")
+    model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
+    rng = random.Random(5)
+    me, them = django_user_model.objects.create_user("me"), django_user_model.objects.create_user("them")
+    mine, theirs = load(me, "mine", 300, model, rng), load(them, "theirs", 10_000, model, rng)
+    # The HNSW index as migrate builds it, and statistics as autovacuum keeps them.
+    owner_sql(
+        f"CREATE INDEX IF NOT EXISTS embeddings_vector_hnsw_{model.pk} ON embeddings_vector "
+        f"USING hnsw ((embedding::vector(256)) vector_cosine_ops) WHERE model_id = {model.pk}"
+    )
+    owner_sql("ANALYZE embeddings_chunk, embeddings_sourcefile, embeddings_vector, project_syncs, projects_project")
+    return {"me": me, "them": them, "mine": mine, "theirs": theirs}
+
+
+def plans_of_a_search(user, sync, **search_options) -> tuple[list, list[dict]]:
+    """The hits of a search as `user`, and the plan of every statement it ran, explained on the
+    same connection (the app's role, acting for the user, with the statement's own settings)."""
+    with tenancy.acting_as(user):
+        with CaptureQueriesContext(connection) as captured:
+            hits = search(project_syncs=[sync], **search_options)
+        plans = []
+        with connection.cursor() as cursor:
+            for query in captured.captured_queries:
+                # The statement's own settings hold for the call they are sent in: send them along.
+                settings_part, _, statement = query["sql"].rpartition(";\n")
+                cursor.execute(f"{settings_part};\nEXPLAIN (FORMAT JSON) {statement}" if settings_part else f"EXPLAIN (FORMAT JSON) {statement}")
+                if settings_part:
+                    cursor.nextset()
+                explained = cursor.fetchone()[0]  # JSON, decoded by psycopg
+                plans.append((json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"])
+    return hits, plans
+
+
+def nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def scans_of(plans: list[dict], relation: str) -> list[str]:
+    """How each plan reads `relation`: "Seq Scan", "Index Scan using x", "Bitmap Heap Scan using x, y"."""
+    scans = []
+    for plan in plans:
+        for node in nodes(plan):
+            if node.get("Relation Name") != relation:
+                continue
+            indexes = [node["Index Name"]] if "Index Name" in node else [n["Index Name"] for n in nodes(node) if "Index Name" in n]
+            scans.append(node["Node Type"] + (f" using {', '.join(indexes)}" if indexes else ""))
+    return scans
+
+
+QUERIES = [
+    {"query": "parse config file value"},  # words: the full-text ranking
+    {"query": "mine_function_42"},  # an identifier: its definition
+    {"query": "total invoice", "path_glob": "src/**/*.py", "language": "python"},
+    {"query": "zebra handler"},  # a rare word
+]
+
+
+@pytest.mark.parametrize("options", QUERIES)
+def test_a_small_project_beside_a_large_tenant_is_searched_through_indexes(two_tenants, options):
+    hits, plans = plans_of_a_search(two_tenants["me"], two_tenants["mine"], k=10, **options)
+
+    assert len(plans) == 2  # two round trips: the branches, then the search
+    assert hits and {hit.project_sync_id for hit in hits} == {two_tenants["mine"].pk}
+    chunk_scans = scans_of(plans, "embeddings_chunk")
+    assert chunk_scans and not [scan for scan in chunk_scans if scan.startswith("Seq Scan")], chunk_scans
+    assert "Seq Scan" not in scans_of(plans, "embeddings_vector"), scans_of(plans, "embeddings_vector")
+
+
+@pytest.mark.parametrize("options", [QUERIES[0], QUERIES[1], QUERIES[3]])
+def test_a_large_project_walks_the_vector_index(two_tenants, options, settings):
+    settings.NYXSYNC_SEARCH_EXACT_MAX_CHUNKS = 5_000
+    hits, plans = plans_of_a_search(two_tenants["them"], two_tenants["theirs"], k=10, **options)
+
+    assert hits and {hit.project_sync_id for hit in hits} == {two_tenants["theirs"].pk}
+    chunk_scans = scans_of(plans, "embeddings_chunk")
+    assert not [scan for scan in chunk_scans if scan.startswith("Seq Scan")], chunk_scans
+    assert any("embeddings_vector_hnsw" in scan for scan in scans_of(plans, "embeddings_vector")), scans_of(plans, "embeddings_vector")
