@@ -1,6 +1,7 @@
 """The ASGI application: Django for every path, except the MCP endpoint for coding agents at
 /mcp/ (agents.http), which also takes the server's lifespan (its task group starts and stops
-with the server)."""
+with the server). The default embedding model is loaded as the module is imported, before the
+server answers anyone."""
 
 import os
 
@@ -13,8 +14,12 @@ django_application = get_asgi_application()
 
 from agents.http import PATHS as MCP_PATHS  # noqa: E402 (needs Django set up)
 from agents.http import McpApplication  # noqa: E402
+from embeddings.apps import warm_the_query_model  # noqa: E402
 
 mcp_application = McpApplication()
+# Before the server listens (it imports this module first): the first search must not wait for
+# the model to load.
+warm_the_query_model()
 
 
 async def application(scope, receive, send):
