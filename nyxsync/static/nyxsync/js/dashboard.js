@@ -27,7 +27,8 @@
       width: Math.max(280, Math.min(figure.parentElement.clientWidth || 640, 900)),
       height: 220,
       scales: { x: { time: false } },
-      axes: [{ label: "run" }, {}],
+      // Runs are counted: whole-number ticks only.
+      axes: [{ label: "run", incrs: [1, 2, 5, 10, 20, 50] }, {}],
       legend: { live: false },
       series: [{ label: "run" }].concat(series)
     };

@@ -337,6 +337,12 @@
           var fresh = doc.querySelector('[data-live-region="' + CSS.escape(name) + '"]');
           if (!fresh) return;
           fresh = document.importNode(fresh, true);
+          // The steps a panel has shown (data-seen) are the page's own memory: keep them.
+          region.querySelectorAll("[data-seen]").forEach(function (old) {
+            var key = old.hasAttribute("data-live-run") ? "data-live-run" : "data-live-sync";
+            var same = fresh.querySelector("[" + key + '="' + CSS.escape(old.getAttribute(key) || "") + '"]');
+            if (same && same.getAttribute("data-run") === old.getAttribute("data-run")) same.setAttribute("data-seen", old.getAttribute("data-seen"));
+          });
           region.replaceWith(fresh);
           // The page was read at `at`; what the stream showed after that still wins.
           Object.keys(self.byRun).forEach(function (run) {
