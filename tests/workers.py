@@ -2,7 +2,8 @@
 
 A worker runs `celery -A nyxsync worker` with the test settings, against the test database and the
 test Redis database, so it sees what a `transactional_db` test commits. Use `celery_worker` (one
-for the whole session) or `start_worker` (extra workers a test may kill).
+process for the whole session, consuming only during the tests that ask for it) or `start_worker`
+(extra workers a test may kill).
 """
 
 import os
@@ -61,10 +62,14 @@ class WorkerProcess:
         self._wait_ready()
         return self
 
+    @property
+    def hostname(self) -> str:
+        return self.name.replace("%h", os.uname().nodename)
+
     def _wait_ready(self) -> None:
         from nyxsync.celery import app
 
-        hostname = self.name.replace("%h", os.uname().nodename)
+        hostname = self.hostname
         deadline = time.monotonic() + READY_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -94,12 +99,33 @@ def worker_log_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, worker_log_dir):
-    """A worker shared by the session. Tests using it need `transactional_db`."""
+def session_celery_worker(django_db_setup, django_db_blocker, worker_log_dir):
+    """One worker process for the session, started on a queue nobody sends to: it consumes the
+    tests' queue only while a test that asked for `celery_worker` runs. Otherwise it would run the
+    tasks any later test enqueues (a trigger through the API) while that test runs them itself."""
     with django_db_blocker.unblock():
-        worker = WorkerProcess(worker_log_dir).start()
+        worker = WorkerProcess(worker_log_dir, queues=f"{settings.CELERY_TASK_DEFAULT_QUEUE}-idle").start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def celery_worker(session_celery_worker):
+    """The session's worker, consuming the tests' queue for this test. Tests using it need
+    `transactional_db`. Tasks earlier tests left in the queue are dropped first."""
+    from nyxsync.celery import app
+
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    destination = [session_celery_worker.hostname]
+    app.control.purge()
+    _control(app.control.add_consumer(queue, destination=destination, reply=True), "add_consumer")
+    yield session_celery_worker
+    _control(app.control.cancel_consumer(queue, destination=destination, reply=True), "cancel_consumer")
+
+
+def _control(replies: list, command: str) -> None:
+    if not replies:
+        raise RuntimeError(f"the session's celery worker did not answer {command}")
 
 
 @pytest.fixture

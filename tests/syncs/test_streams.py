@@ -31,7 +31,7 @@ POOL = 8  # the web process's connection pool (DATABASE_POOL_MAX_SIZE)
 
 
 @pytest.fixture(scope="module")
-def streams_web(django_db_setup, django_db_blocker, tmp_path_factory, celery_worker):
+def streams_web(django_db_setup, django_db_blocker, tmp_path_factory, session_celery_worker):
     with django_db_blocker.unblock():
         server = WebServer(tmp_path_factory.mktemp("streams"))
         server.env.update(

@@ -68,6 +68,17 @@ def test_a_worker_runs_a_triggered_sync(celery_worker, make_repo, link, git_cach
     assert run.task_id
 
 
+def test_the_session_s_worker_runs_nothing_for_a_test_that_did_not_ask_for_it(session_celery_worker, make_repo, link, git_cache, fast_model):
+    # A test that triggers a run and executes it itself must not race the shared worker for it.
+    repo = make_repo()
+    repo.write("a.py", "def hello():\n    return 'world'\n").commit()
+    run, created = services.sync_run_enqueue(project_sync=link(repo), trigger=SyncRun.Trigger.API)
+    assert created
+    time.sleep(3)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.QUEUED
+
+
 def test_ten_triggers_at_once_run_at_most_two_syncs(celery_worker, make_repo, link, git_cache, fast_model):
     repo = make_repo()
     repo.copy_tree(TENACITY, "tenacity").commit()
