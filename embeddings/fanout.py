@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from embeddings.backends import EmbeddingError
+from embeddings.manifest import chunk_texts
 from embeddings.models import EmbedBatch, EmbeddingModel
 from embeddings.vectors import hashes_with_vectors, vector_tenant, vectors_write
 
@@ -77,7 +78,7 @@ def batch_process(batch: EmbedBatch, backend) -> int:
         tenant_id = vector_tenant(batch.run.project_sync.project)
         stored_already = hashes_with_vectors(batch.model, batch.content_hashes, tenant_id=tenant_id)  # one query for the whole batch
         missing = [h for h in batch.content_hashes if h not in stored_already]
-        texts = _texts(batch.run.project_sync.project_id, missing)
+        texts = chunk_texts(batch.run.project_sync.project_id, missing)
         hashes = [h for h in missing if h in texts]
         stored = vectors_write(batch.model, hashes, backend.embed([texts[h] for h in hashes]), tenant_id=tenant_id) if hashes else 0
     except Exception as exc:
@@ -87,17 +88,6 @@ def batch_process(batch: EmbedBatch, backend) -> int:
     EmbedBatch.objects.filter(pk=batch.pk).update(done_at=timezone.now(), error="")
     logger.info("embeddings.batch.done", extra={"run_id": batch.run_id, "batch": batch.ordinal, "stored": stored, "worker": worker_name()})
     return stored
-
-
-def _texts(project_id: int, hashes: list[str]) -> dict[str, str]:
-    if not hashes:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT ON (content_hash) content_hash, text FROM embeddings_chunk WHERE project_id = %s AND content_hash = ANY(%s)",
-            [project_id, hashes],
-        )
-        return dict(cursor.fetchall())
 
 
 def work_until_done(run_id: int, backend, *, should_stop: Callable[[], bool] = lambda: False) -> int:

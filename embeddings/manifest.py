@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 
 from embeddings.models import SourceFile
-from embeddings.snapshot import visible_at
+from embeddings.snapshot import LIVE_FILE_SQL, visible_at
 from embeddings.symbols import defined_names
 
 # A chunk's full-text vector (Chunk.text_search), computed as it is written: code split on every
@@ -73,9 +73,10 @@ def manifest_clean_staged(project_sync) -> None:
         )
 
 
-def manifest_stage(project_sync, *, generation: int, retire_ids: Iterable[int], files: list[StagedFile]) -> int:
-    """Stage generation `generation`: retire `retire_ids`, insert `files` with their chunks.
-    Returns how many chunks the retired files had (they leave the snapshot at the swap)."""
+def manifest_retire(project_sync, *, generation: int, retire_ids: Iterable[int]) -> int:
+    """Retire the live rows `retire_ids` as of generation `generation` (they stay visible until
+    the swap). Before their paths get new rows: one current row per path. Returns how many
+    chunks the retired files had (they leave the snapshot at the swap)."""
     retire_ids = list(retire_ids)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM embeddings_chunk WHERE file_id = ANY(%s)", [retire_ids])
@@ -84,9 +85,54 @@ def manifest_stage(project_sync, *, generation: int, retire_ids: Iterable[int], 
             "UPDATE embeddings_sourcefile SET retired_generation = %s WHERE id = ANY(%s) AND retired_generation IS NULL",
             [generation, retire_ids],
         )
+    return chunks_deleted
+
+
+def manifest_stage_files(project_sync, *, generation: int, files: list[StagedFile]) -> None:
+    """Insert `files` with their chunks, born at `generation`, in one short transaction. A run
+    stages its files in batches like this: rows of a generation beyond the live one are invisible
+    to readers, and a run that dies leaves them to `manifest_clean_staged`."""
+    with transaction.atomic(), connection.cursor() as cursor:
         file_ids = _insert_files(cursor, project_sync, generation, files)
         _copy_chunks(cursor, project_sync.project_id, file_ids, files)
+
+
+def manifest_stage(project_sync, *, generation: int, retire_ids: Iterable[int], files: list[StagedFile]) -> int:
+    """Stage generation `generation` in one transaction: retire `retire_ids`, insert `files` with
+    their chunks. Returns how many chunks the retired files had."""
+    with transaction.atomic():
+        chunks_deleted = manifest_retire(project_sync, generation=generation, retire_ids=retire_ids)
+        manifest_stage_files(project_sync, generation=generation, files=files)
     return chunks_deleted
+
+
+def chunk_texts(project_id: int, hashes: list[str]) -> dict[str, str]:
+    """{content hash: text} of the project's chunks with one of `hashes` (any one chunk each)."""
+    if not hashes:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (content_hash) content_hash, text FROM embeddings_chunk WHERE project_id = %s AND content_hash = ANY(%s)",
+            [project_id, list(hashes)],
+        )
+        return dict(cursor.fetchall())
+
+
+def live_chunk_lengths(project_sync, *, exclude_file_ids: list[int]) -> dict[str, int]:
+    """{content hash: text length} of the branch's live chunks outside `exclude_file_ids`: what a
+    model change must embed besides the run's new chunks."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT DISTINCT ON (c.content_hash) c.content_hash, length(c.text)
+            FROM project_syncs ps
+            JOIN embeddings_sourcefile f ON f.project_sync_id = ps.id AND {LIVE_FILE_SQL}
+            JOIN embeddings_chunk c ON c.file_id = f.id
+            WHERE ps.id = %s AND NOT (f.id = ANY(%s))
+            """,
+            [project_sync.pk, exclude_file_ids],
+        )
+        return dict(cursor.fetchall())
 
 
 def _insert_files(cursor, project_sync, generation: int, files: list[StagedFile]) -> list[int]:

@@ -2,8 +2,9 @@
 step"). The Celery task, the `sync` command and every other door call `sync_run_execute`.
 
 Fetch -> diff -> chunk -> write -> embed -> swap. Files and chunks are staged as generation
-live + 1, invisible until one short transaction swaps it in; staging them before embedding lets
-other workers read the texts of a fanned-out embedding by hash (embeddings.fanout). Vectors are
+live + 1, invisible until one short transaction swaps it in, in batches as they are chunked
+(syncs.staging), so no part of a run holds the whole repository; staging them before embedding
+lets the embedding read their texts back by hash, here and on other workers (embeddings.fanout). Vectors are
 stored as soon as each batch is embedded, so a crash loses no embedding work. Whatever happens
 before the swap, the live snapshot stays as it was and the staged rows are removed (now, or by
 the next run)."""
@@ -12,16 +13,22 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import connection
 
 from embeddings import fanout
 from embeddings.backends import get_backend
 from embeddings.backends.base import batched
 from embeddings.chunking import chunk_text
-from embeddings.manifest import manifest_clean_staged, manifest_live, manifest_prune_retired, manifest_stage
-from embeddings.snapshot import LIVE_FILE_SQL
+from embeddings.manifest import (
+    chunk_texts,
+    live_chunk_lengths,
+    manifest_clean_staged,
+    manifest_live,
+    manifest_prune_retired,
+    manifest_retire,
+)
 from embeddings.vectors import (
     embedding_model_register,
     hashes_with_vectors,
@@ -38,6 +45,7 @@ from syncs.diff import diff_tree, staged_file
 from syncs.locks import project_sync_lock
 from syncs.models import SyncRun
 from syncs.progress import Cancelled, Progress
+from syncs.staging import StagingWriter
 
 logger = logging.getLogger(__name__)
 Phase = SyncRun.Phase
@@ -120,23 +128,30 @@ def _sync(run: SyncRun, progress: Progress) -> None:
     diff = diff_tree(tree, manifest_live(project_sync), max_bytes=settings.NYXSYNC_MAX_FILE_BYTES)
     run.files_seen, run.files_changed, run.files_deleted = len(tree), diff.files_changed, diff.files_deleted
 
+    # Read, chunk and stage in batches (syncs.staging): memory and every statement stay bounded
+    # whatever the repository's size, and PostgreSQL writes one batch while Python chunks the next.
     progress.phase(Phase.CHUNK, total=len(diff.to_read))
-    read = _read_and_chunk(project_sync.repository_url, diff.to_read, progress)
-    diff.skipped_by_reason.update(file.skip_reason for file in read if file.skip_reason)
-    staged = diff.skipped + read
-    run.skipped_by_reason = dict(sorted(diff.skipped_by_reason.items()))
-    run.files_skipped = sum(diff.skipped_by_reason.values())
+    run.chunks_deleted = manifest_retire(project_sync, generation=generation, retire_ids=diff.retire_ids)  # paths free first
+    lengths: dict[str, int] = {}  # content hash -> text length of every new chunk: all the embedding needs
+    new_chunks = 0
+    threaded = len(diff.to_read) > settings.NYXSYNC_STAGE_BATCH_FILES
+    with StagingWriter(project_sync, generation, threaded=threaded) as writer:
+        writer.put(diff.skipped)
+        for batch in _read_and_chunk(project_sync.repository_url, diff.to_read, progress):
+            diff.skipped_by_reason.update(file.skip_reason for file in batch if file.skip_reason)
+            for file in batch:
+                new_chunks += len(file.chunks)
+                lengths.update((chunk.content_hash, len(chunk.text)) for chunk in file.chunks)
+            writer.put(batch)
+        run.skipped_by_reason = dict(sorted(diff.skipped_by_reason.items()))
+        run.files_skipped = sum(diff.skipped_by_reason.values())
+        progress.phase(Phase.WRITE, total=len(diff.skipped) + len(diff.to_read))
+        writer.finish(progress.set_done)
 
-    progress.phase(Phase.WRITE, total=len(staged))
-    run.chunks_deleted = manifest_stage(project_sync, generation=generation, retire_ids=diff.retire_ids, files=staged)
-    progress.advance(len(staged))
-
-    texts = {chunk.content_hash: chunk.text for file in staged for chunk in file.chunks}
-    new_chunks = sum(len(file.chunks) for file in staged)
     _check_chunk_limit(project_sync.live_chunk_count - run.chunks_deleted + new_chunks)
     if not same_model:  # a model change needs vectors for the carried-over chunks too
-        texts.update(_carried_texts(project_sync, exclude_file_ids=diff.retire_ids))
-    _embed(run, texts, progress)
+        lengths.update(live_chunk_lengths(project_sync, exclude_file_ids=diff.retire_ids))
+    _embed(run, lengths, progress)
     run.chunks_reused = max(new_chunks - run.chunks_embedded, 0)
 
     progress.phase(Phase.SWAP)
@@ -148,21 +163,27 @@ def _sync(run: SyncRun, progress: Progress) -> None:
         logger.warning("sync.prune.failed", extra={"run_id": str(run.uuid)}, exc_info=True)
 
 
-def _read_and_chunk(url: str, entries: list, progress: Progress) -> list:
-    """Read each added or changed blob once (the same blob may sit at several paths) and chunk it."""
+def _read_and_chunk(url: str, entries: list, progress: Progress) -> Iterator[list]:
+    """Read each added or changed blob once (the same blob may sit at several paths) and chunk
+    it; yields the files in batches of about NYXSYNC_STAGE_BATCH_CHUNKS chunks."""
     by_sha = defaultdict(list)
     for entry in entries:
         by_sha[entry.sha].append(entry)
-    staged, chunked = [], 0
+    batch, batch_chunks, chunked = [], 0, 0
     for sha, content in git.read_blobs(url, list(by_sha)):
         text, reason = filters.decode(content)
         for entry in by_sha[sha]:
             chunks = [] if reason else chunk_text(entry.path, text, max_chars=settings.NYXSYNC_CHUNK_MAX_CHARS)
-            staged.append(staged_file(entry, skip_reason=reason or ("" if chunks else filters.EMPTY), chunks=chunks))
+            batch.append(staged_file(entry, skip_reason=reason or ("" if chunks else filters.EMPTY), chunks=chunks))
+            batch_chunks += len(chunks)
             chunked += len(chunks)
-            _check_chunk_limit(chunked)  # before the changed files alone fill the worker's memory
+            _check_chunk_limit(chunked)  # before the changed files alone fill the database
             progress.advance()
-    return staged
+        if batch_chunks >= settings.NYXSYNC_STAGE_BATCH_CHUNKS or len(batch) >= settings.NYXSYNC_STAGE_BATCH_FILES:
+            yield batch
+            batch, batch_chunks = [], 0
+    if batch:
+        yield batch
 
 
 class LimitExceeded(Exception):
@@ -174,23 +195,26 @@ def _check_chunk_limit(chunks: int) -> None:
         raise LimitExceeded(f"the branch makes more than {settings.NYXSYNC_MAX_CHUNKS:,} chunks, more than nyxsync keeps (NYXSYNC_MAX_CHUNKS)")
 
 
-def _embed(run: SyncRun, texts: dict[str, str], progress: Progress) -> None:
-    """Embed the texts whose (model, hash) has no vector in the project's tenant yet, storing
-    each batch at once; large work is shared with other workers (embeddings.fanout). Only the
+def _embed(run: SyncRun, lengths: dict[str, int], progress: Progress) -> None:
+    """Embed the chunks (by hash: text length) whose (model, hash) has no vector in the project's
+    tenant yet, storing each batch at once; large work is shared with other workers
+    (embeddings.fanout). Texts are read back from the staged chunks one batch at a time. Only the
     tenant's own vectors count, so the counters and the phase's total tell the tenant nothing
     about anyone else (unless the operator shares vectors across tenants)."""
     backend = get_backend(run.embedding_model)
     model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
-    tenant_id = vector_tenant(run.project_sync.project)
-    missing = set(texts) - hashes_with_vectors(model, texts, tenant_id=tenant_id)
+    project = run.project_sync.project
+    tenant_id = vector_tenant(project)
+    missing = set(lengths) - hashes_with_vectors(model, lengths, tenant_id=tenant_id)
     missing -= vectors_copy_from_other_tenants(model, missing, tenant_id=tenant_id)
     # Batches of similar lengths waste less padding in the model.
-    missing = sorted(missing, key=lambda content_hash: (len(texts[content_hash]), content_hash))
+    missing = sorted(missing, key=lambda content_hash: (lengths[content_hash], content_hash))
     progress.phase(Phase.EMBED, total=len(missing))
     if len(missing) >= backend.max_batch * settings.NYXSYNC_FANOUT_MIN_BATCHES and settings.NYXSYNC_FANOUT_HELPERS:
         _embed_fanned_out(run, model, backend, missing, progress)
     else:
         for batch in batched(missing, backend.max_batch):
+            texts = chunk_texts(project.pk, batch)
             vectors_write(model, batch, backend.embed([texts[content_hash] for content_hash in batch]), tenant_id=tenant_id)
             progress.advance(len(batch))
     run.chunks_embedded = len(missing)
@@ -220,21 +244,6 @@ def sync_run_help_embed(run_id: int) -> None:
 
     with tenancy.acting_for_project(run.project_sync.project_id):
         fanout.work_until_done(run_id, get_backend(run.embedding_model), should_stop=run_ended)
-
-
-def _carried_texts(project_sync, *, exclude_file_ids: list[int]) -> dict[str, str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT DISTINCT ON (c.content_hash) c.content_hash, c.text
-            FROM project_syncs ps
-            JOIN embeddings_sourcefile f ON f.project_sync_id = ps.id AND {LIVE_FILE_SQL}
-            JOIN embeddings_chunk c ON c.file_id = f.id
-            WHERE ps.id = %s AND NOT (f.id = ANY(%s))
-            """,
-            [project_sync.pk, exclude_file_ids],
-        )
-        return dict(cursor.fetchall())
 
 
 def _clean_staged(project_sync) -> None:

@@ -413,6 +413,11 @@ NYXSYNC_WARM_MODEL_ON_START = env.bool("NYXSYNC_WARM_MODEL_ON_START", default=Tr
 NYXSYNC_FANOUT_MIN_BATCHES = env.int("NYXSYNC_FANOUT_MIN_BATCHES", default=4)
 NYXSYNC_FANOUT_HELPERS = env.int("NYXSYNC_FANOUT_HELPERS", default=4)
 NYXSYNC_FANOUT_LEASE_SECONDS = env.int("NYXSYNC_FANOUT_LEASE_SECONDS", default=120)
+# A run stages its files in batches of about this many chunks (or files), each its own short
+# transaction; a diff of more files than one batch is written by a thread of its own while the
+# run chunks the next batch (syncs.staging).
+NYXSYNC_STAGE_BATCH_CHUNKS = env.int("NYXSYNC_STAGE_BATCH_CHUNKS", default=2_000)
+NYXSYNC_STAGE_BATCH_FILES = env.int("NYXSYNC_STAGE_BATCH_FILES", default=500)
 # Vectors are shared within a tenant (a project owner and its projects). True: a run may also
 # copy another tenant's vector of the same text instead of embedding it, which saves model time
 # but lets a run's counters (chunks embedded, reused) tell a tenant whether anyone else holds a
