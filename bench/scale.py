@@ -1,7 +1,7 @@
-"""Scale benchmark: a full sync with one and with two Celery workers (fan-out), and search
-latency and recall on a 100,000-chunk branch.
+"""Scale benchmark: a full sync with one and with two Celery workers (fan-out), search latency
+and recall on a 100,000-chunk branch, and sync throughput by repository size.
 
-    .venv/bin/python bench/scale.py [--part workers|search|both] [--chunks 100000]
+    .venv/bin/python bench/scale.py [--part workers|search|sync|all] [--chunks 100000] [--sizes 200 2000 20000]
 
 Workers: rich 14.0.0 (about 1,700 chunks), all-MiniLM-L6-v2, real `celery worker` processes
 against a scratch database: one worker with two torch threads, then two workers with one each.
@@ -9,7 +9,13 @@ Search: 100,000 chunks of real code (the .py files of this virtualenv) in one br
 with hashing-256 (a real model, fast enough to embed 100k chunks here; MiniLM would need about an
 hour), the model's HNSW index built after loading; p50/p95 of the whole `search()` call (query
 embedding, vector, full-text and definition rankings, fusion) and recall@10 of the index scan
-against an exact scan, for 200 queries. Figures only: nothing passes or fails.
+against an exact scan, for 200 queries (search as users see it, through the API and beside
+another tenant: bench/search_api.py).
+Sync: repositories of 200, 2,000 and 20,000 .py files of this virtualenv, each synced in a fresh
+process as a worker runs it, with hashing-256, by a tenant of its own in one database (which
+grows from one size to the next): the whole sync, the time inside the model's embed calls,
+chunks/s and microseconds per file outside the model, the phases, and the process's peak memory.
+Figures only: nothing passes or fails.
 """
 
 import argparse
@@ -30,21 +36,27 @@ from common import ROOT, commit_tree, drop_database, percentile, release_tree, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["workers", "search", "both"], default="both")
+    parser.add_argument("--part", choices=["workers", "search", "sync", "all"], default="all")
     parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2_000, 20_000], help="Repository sizes (files) for --part sync.")
+    parser.add_argument("--sync-child", nargs=3, metavar=("DATABASE_URL", "REPOSITORY", "USER"), help=argparse.SUPPRESS)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nyxsync-bench"))
     parser.add_argument("--keep", action="store_true", help="Keep the search database (nyxsync_bench_keep) and reuse it next time.")
     args = parser.parse_args()
+    if args.sync_child:
+        return sync_child(*args.sync_child)
     work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-scale-"))
     os.environ["CELERY_QUEUE"] = f"bench-{os.getpid()}"  # never the queue of a running `make run`
     database = "nyxsync_bench_keep" if args.keep else f"nyxsync_bench_scale_{os.getpid()}"
     url = setup_django(work, database, model="all-MiniLM-L6-v2", reuse=args.keep)
     try:
-        if args.part in ("workers", "both"):
+        if args.part in ("workers", "all"):
             workers_part(work, url, args.cache)
-        if args.part in ("search", "both"):
+        if args.part in ("search", "all"):
             search_part(args.chunks, args.queries)
+        if args.part in ("sync", "all"):
+            sync_part(work, url, args.sizes)
     finally:
         if not args.keep:
             drop_database(database)
@@ -251,6 +263,103 @@ def _code_files(target: int):
         if len(seen) >= target:
             break
     return files
+
+
+# --- sync throughput by repository size ----------------------------------------------------------
+
+
+def sync_part(work: Path, database_url: str, sizes: list[int]) -> None:
+    import json
+
+    print(f"\nsync by repository size (hashing-256; CPU {_cpu()}; load average {os.getloadavg()[0]:.1f} at start)")
+    site = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    files = [path for path in sorted(site.rglob("*.py")) if path.is_file() and 200 <= path.stat().st_size <= 200_000]
+    daemon, repo_url, bare = serve_repository(work)
+    try:
+        used = 0
+        for size in sizes:
+            if used + size > len(files):
+                print(f"  {size:,} files: only {len(files) - used:,} more .py files here; skipped")
+                continue
+            source = work / f"sync-{size}"
+            for path in files[used : used + size]:  # files no smaller repository had: nothing reused
+                target = source / path.relative_to(site)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+            used += size
+            commit_tree(work / f"tree-{size}", source, bare, f"{size} files")
+            child = subprocess.run(
+                [sys.executable, __file__, "--sync-child", database_url, repo_url, f"bench-sync-{size}-{uuid.uuid4().hex[:6]}"],
+                cwd=ROOT, capture_output=True, text=True, timeout=7200,
+            )  # fmt: skip
+            if child.returncode != 0:
+                raise SystemExit(f"the sync of {size} files failed: {child.stderr[-2000:]}")
+            result = json.loads(child.stdout.strip().splitlines()[-1])
+            outside = result["seconds"] - result["model_seconds"]
+            print(
+                f"  {result['files']:>6,} files, {result['chunks']:>7,} chunks: sync {result['seconds']:6.1f} s, "
+                f"in the model {result['model_seconds']:5.1f} s; outside it {result['chunks'] / outside:6,.0f} chunks/s, "
+                f"{outside / result['files'] * 1e6:5,.0f} us per file; peak memory {result['rss_mib']:,.0f} MiB; "
+                f"phases {result['phases']}; load average {os.getloadavg()[0]:.1f}"
+            )
+    finally:
+        daemon.terminate()
+
+
+def sync_child(database_url: str, repository: str, username: str) -> None:
+    """One full sync in this fresh process, as a worker runs it; prints its figures as JSON."""
+    import json
+    import resource
+
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "nyxsync.settings"
+    os.environ["NYXSYNC_EMBEDDING_MODEL"] = "hashing-256"
+    os.environ["NYXSYNC_INSECURE_GIT_HOSTS"] = "127.0.0.1"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from embeddings.backends import get_backend
+    from nyxsync import tenancy
+    from syncs.models import SyncRun
+    from syncs.pipeline import sync_run_execute
+    from syncs.services import project_sync_link, sync_run_enqueue
+
+    tenancy.act_as_system_by_default()  # as manage.py does; the run itself acts for its project
+    backend = get_backend("hashing-256")
+    inside, embed = [0.0], backend.embed
+
+    def timed_embed(texts):
+        started = time.perf_counter()
+        try:
+            return embed(texts)
+        finally:
+            inside[0] += time.perf_counter() - started
+
+    backend.embed = timed_embed
+    user = get_user_model().objects.create_user(username)
+    project_sync = project_sync_link(owner=user, repository=repository, branch="main", name=username)
+    run, _ = sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
+    started = time.perf_counter()
+    run = sync_run_execute(run.pk)
+    seconds = time.perf_counter() - started
+    if run.status != SyncRun.Status.SUCCEEDED:
+        raise SystemExit(f"{run.status}: {run.error}")
+    project_sync.refresh_from_db()
+    print(json.dumps({
+        "files": run.files_seen, "chunks": project_sync.live_chunk_count, "seconds": seconds, "model_seconds": inside[0],
+        "phases": {phase: round(value, 1) for phase, value in run.phase_seconds.items()},
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))  # fmt: skip
+
+
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 if __name__ == "__main__":
