@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from embeddings.manifest import manifest_delete
+from nyxsync import tenancy
 from nyxsync.celery import app as celery_app
 from nyxsync.errors import DomainError
 from projects.models import Project
@@ -250,6 +251,12 @@ def project_sync_update_schedule(
     return project_sync
 
 
+def project_sync_schedule_check(*, auto_sync: bool, auto_sync_interval_minutes: int | None) -> None:
+    """Raises ProjectError for a schedule project_sync_add and project_sync_update_schedule would
+    refuse: for forms that show the error before they save (the admin)."""
+    _check_schedule(auto_sync, auto_sync_interval_minutes)
+
+
 def _check_schedule(auto_sync: bool, interval: int | None) -> None:
     if interval is not None and not 1 <= interval <= MAX_AUTO_SYNC_INTERVAL_MINUTES:
         raise ProjectError(f"auto_sync_interval_minutes must be between 1 and {MAX_AUTO_SYNC_INTERVAL_MINUTES}")
@@ -288,7 +295,10 @@ def project_purge(*, project: Project) -> None:
     if project.deleted_at is None:
         raise ProjectError("only a deleted project can be purged")
     _delete_project_syncs(list(ProjectSync.objects.filter(project=project)))
-    with transaction.atomic():
+    # Acting for the project itself: Django deletes its memberships first, and an owner who is a
+    # member (not the creator) would then no longer see the row (row-level security) and delete
+    # nothing. The doors have checked who may purge.
+    with transaction.atomic(), tenancy.acting_for_project(project.pk):
         WebhookDelivery.objects.filter(project=project).delete()
         Project.objects.filter(pk=project.pk).delete()
     logger.info("project.purged", extra={"project_id": str(project.uuid)})

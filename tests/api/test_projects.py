@@ -160,6 +160,21 @@ def test_purge_removes_a_deleted_projects_data_for_good_but_not_shared_vectors(a
     assert api.get("/api/v1/deleted-projects/").json()["count"] == 0
 
 
+def test_an_owner_who_is_a_member_purges_for_good(project_sync, outsider):
+    # Their membership goes with the project: the row must still go (it did not, once).
+    from projects.models import Membership
+    from tests.api.conftest import client_for
+
+    project = project_sync.project
+    Membership.objects.create(project=project, user=outsider, role=Membership.Role.OWNER)
+    member = client_for(outsider)
+    assert member.delete(f"/api/v1/projects/{project.uuid}/").status_code == 204
+
+    assert member.delete(f"/api/v1/deleted-projects/{project.uuid}/").status_code == 204
+
+    assert not Project.objects.filter(pk=project.pk).exists() and not Membership.objects.filter(project_id=project.pk).exists()
+
+
 def test_purge_waits_while_a_worker_holds_a_branch(api, project_sync):
     from django.db import connections
 
