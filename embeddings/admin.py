@@ -1,8 +1,13 @@
+"""Embedding data, to read: the sync writes it, nobody edits or deletes it here. Staff other than
+superusers see the files and chunks of the projects they may see (projects.selectors; row-level
+security holds below), vectors only superusers."""
+
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
 from embeddings.models import Chunk, EmbeddingModel, SourceFile, Vector
+from projects.selectors import projects_for_user
 
 
 class EstimatedCountPaginator(Paginator):
@@ -32,6 +37,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # "view" shows every field; a save would write back what was read
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -54,6 +62,10 @@ class SourceFileAdmin(ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
+    def get_queryset(self, request):
+        files = super().get_queryset(request)
+        return files if request.user.is_superuser else files.filter(project__in=projects_for_user(request.user))
+
 
 @admin.register(Chunk)
 class ChunkAdmin(ReadOnlyAdmin):
@@ -62,6 +74,10 @@ class ChunkAdmin(ReadOnlyAdmin):
     list_select_related = ["file"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        chunks = super().get_queryset(request)
+        return chunks if request.user.is_superuser else chunks.filter(project__in=projects_for_user(request.user))
 
 
 @admin.register(Vector)
@@ -82,9 +98,6 @@ class VectorAdmin(ReadOnlyAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_view_permission(request, obj)  # read-only fields: "change" only shows
 
     def get_readonly_fields(self, request, obj=None):
         return ["tenant_id", *(field.name for field in self.model._meta.fields if field.name not in ("embedding", "tenant"))]

@@ -2,18 +2,25 @@
 projects they may see (projects.selectors) and change only what their role allows
 (projects.permissions); member changes and the repository token go through projects.services,
 which report refusals with message_user. Secrets are never shown: the page says whether one is
-set, and a token field is write-only."""
+set, and a token field is write-only.
+
+As in the API, only the name and the token change here (project_rename, project_github_token_set);
+the owner and the repository are fixed when a project is linked (a page or the API creates it,
+with the repository's checks). Deleting is the API's soft delete (project_soft_delete) and purge
+(project_purge), as actions: Django's own delete would skip them."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import HttpResponseRedirect
 
 from projects import services
 from projects.models import Membership, Project
 from projects.permissions import can_manage, can_view
 from projects.selectors import deleted_projects_for_user, projects_for_user
-from syncs.admin import enqueue_syncs, report_integrity
+from syncs import services as sync_services
+from syncs.admin import confirm_action, confirmed, enqueue_syncs, names_of, report_integrity
 from syncs.models import ProjectSync, SyncRun
 
 
@@ -69,7 +76,7 @@ class ProjectAdminForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["owner", "name", "repository"]
+        fields = ["name"]
 
     def clean_new_github_token(self):
         token = self.cleaned_data["new_github_token"]
@@ -87,10 +94,16 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["sync_status", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "repository", "owner__username"]
     list_select_related = ["owner"]
-    raw_id_fields = ["owner"]
-    readonly_fields = ["uuid", "sync_status", "webhook_secret_status", "github_token_status", "created_at", "updated_at", "deleted_at"]
+    fields = [
+        "uuid", "name", "owner", "repository", "new_github_token", "remove_github_token", "github_token_status",
+        "webhook_secret_status", "sync_status", "created_at", "updated_at", "deleted_at",
+    ]  # fmt: skip
+    readonly_fields = [
+        "uuid", "owner", "repository", "sync_status", "webhook_secret_status", "github_token_status", "created_at",
+        "updated_at", "deleted_at",
+    ]  # fmt: skip
     inlines = [ProjectSyncInline, MembershipInline]
-    actions = ["sync_now", "reembed", "check_integrity"]
+    actions = ["sync_now", "reembed", "check_integrity", "soft_delete", "purge"]
 
     def get_queryset(self, request):
         projects = super().get_queryset(request)
@@ -106,15 +119,24 @@ class ProjectAdmin(admin.ModelAdmin):
             fields = [name for name in fields if name not in ("new_github_token", "remove_github_token")]
         return fields
 
-    # Whoever may see a project sees its page; only its owners change it.
+    # Whoever may see a project sees its page; only its owners change it, and only while it lives
+    # (a deleted project waits for its purge, as in the API).
     def has_view_permission(self, request, obj=None):
         return super().has_view_permission(request, obj) and (obj is None or can_view(request.user, obj))
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or can_manage(request.user, obj))
+        return super().has_change_permission(request, obj) and (
+            obj is None or (obj.deleted_at is None and can_manage(request.user, obj))
+        )
+
+    def has_add_permission(self, request):
+        return False  # linking a repository creates a project (pages, API), with its checks
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and (obj is None or can_manage(request.user, obj))
+        return False  # Django's delete would skip the services: the soft_delete and purge actions call them
+
+    def has_remove_permission(self, request):
+        return super().has_delete_permission(request)
 
     @admin.display(description="webhook secret")
     def webhook_secret_status(self, project: Project) -> str:
@@ -124,9 +146,19 @@ class ProjectAdmin(admin.ModelAdmin):
     def github_token_status(self, project: Project) -> str:
         return "set (never shown)" if project.github_token else "not set"
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A save the services refuse (a name the owner has taken: the form cannot tell, as the
+        # owner's other projects may be hidden from this user) rolls back in Django's transaction.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.ProjectError as exc:
+            self.message_user(request, f"Nothing was saved: {exc}.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
         data = form.cleaned_data
+        services.project_rename(project=Project.objects.get(pk=obj.pk), name=data["name"])
+        obj.refresh_from_db()
         if data.get("remove_github_token") or data.get("new_github_token"):
             token = None if data.get("remove_github_token") else data["new_github_token"]
             services.project_github_token_set(project=obj, token=token)
@@ -164,6 +196,53 @@ class ProjectAdmin(admin.ModelAdmin):
     def reembed(self, request, queryset):
         project_syncs = ProjectSync.objects.filter(project__in=queryset).select_related("project")
         enqueue_syncs(self, request, project_syncs, trigger=SyncRun.Trigger.REEMBED)
+
+    @admin.action(description="Delete (embeddings kept until purged)", permissions=["remove"])
+    def soft_delete(self, request, queryset):
+        projects = list(queryset.filter(deleted_at__isnull=True).select_related("owner"))
+        if not projects:
+            self.message_user(request, "No live project was selected.", messages.WARNING)
+            return None
+        if not confirmed(request):
+            warning = (
+                "Delete these projects? They disappear from every page, search and the API, their syncs stop; "
+                "their files, chunks and vectors are kept until they are purged."
+            )
+            return confirm_action(self, request, projects, action="soft_delete", title="Delete projects", warning=warning)
+        deleted = [project for project in projects if can_manage(request.user, project)]
+        for project in deleted:
+            sync_services.project_soft_delete(project=project)
+        if deleted:
+            self.message_user(request, f"Deleted {names_of(deleted)}; purge them to remove their embeddings.", messages.SUCCESS)
+        if refused := [project for project in projects if project not in deleted]:
+            self.message_user(request, f"You may not delete {names_of(refused)}.", messages.ERROR)
+        return None
+
+    @admin.action(description="Purge deleted projects (for good)", permissions=["remove"])
+    def purge(self, request, queryset):
+        projects = list(queryset.filter(deleted_at__isnull=False).select_related("owner"))
+        if not projects:
+            self.message_user(request, "No deleted project was selected: delete projects before purging them.", messages.WARNING)
+            return None
+        if not confirmed(request):
+            warning = "Purge these deleted projects? Their branches, files, chunks and runs are removed for good."
+            return confirm_action(self, request, projects, action="purge", title="Purge projects", warning=warning)
+        purged, refused = [], []
+        for project in projects:
+            if not can_manage(request.user, project):  # the owners, as deleted_projects_for_user
+                refused.append(project)
+                continue
+            try:
+                sync_services.project_purge(project=project)
+            except sync_services.SyncConflict as exc:
+                self.message_user(request, f"{project}: {exc}", messages.ERROR)
+                continue
+            purged.append(project)
+        if purged:
+            self.message_user(request, f"Purged {names_of(purged)}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"You may not purge {names_of(refused)}.", messages.ERROR)
+        return None
 
     @admin.action(description="Check integrity", permissions=["view"])
     def check_integrity(self, request, queryset):

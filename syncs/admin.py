@@ -1,16 +1,25 @@
 """Admin for branches and runs. Runs in progress move live on the changelist and the change page
 (the `operators` stream, the same live.js as the pages); actions call the same services as every
-other door and report each outcome with message_user."""
+other door and report each outcome with message_user.
+
+What staff may do follows their role in each project (projects.permissions), as in the API; the
+model permissions only open the pages. A branch's repository, project and name are fixed when it
+is linked: only its schedule is edited here (project_sync_update_schedule), a branch is added
+through project_sync_add and removed through project_sync_remove. Runs are records: nobody
+edits or deletes them."""
 
 from __future__ import annotations
 
 import logging
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.http import HttpResponseForbidden, JsonResponse
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -20,6 +29,8 @@ from django_eventstream import get_current_event_id
 from nyxsync.uuids import parse_uuids
 from projects.permissions import can_sync, can_view
 from projects.selectors import projects_for_user
+from projects.services import ProjectError
+from repositories.input import InvalidInput, validate_branch
 from syncs import services
 from syncs.events import OPERATORS_CHANNEL, project_channel, run_event
 from syncs.models import ProjectSync, SyncRun
@@ -30,18 +41,35 @@ logger = logging.getLogger(__name__)
 MESSAGE_NAMES = 5
 
 
-def _names(items) -> str:
+def names_of(items) -> str:
     items = [str(item) for item in items]
     shown = ", ".join(items[:MESSAGE_NAMES])
     return f"{shown} and {len(items) - MESSAGE_NAMES} more" if len(items) > MESSAGE_NAMES else shown
 
 
+def confirm_action(modeladmin, request, objects, *, action: str, title: str, warning: str) -> TemplateResponse:
+    """The page that asks before an action removes data; it posts the action again with post=yes."""
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title, "warning": warning, "objects": objects, "action": action,
+        "opts": modeladmin.model._meta, "action_checkbox_name": ACTION_CHECKBOX_NAME, "media": modeladmin.media,
+    }  # fmt: skip
+    return TemplateResponse(request, "admin/confirm_action.html", context)
+
+
+def confirmed(request) -> bool:
+    return request.POST.get("post") == "yes"
+
+
 def enqueue_syncs(modeladmin, request, project_syncs, *, trigger: str) -> None:
     """Queue a run of each branch (a waiting run absorbs the trigger); one message per outcome."""
-    queued, waiting, refused = [], [], []
+    queued, waiting, refused, deleted = [], [], [], []
     for project_sync in project_syncs:
         if not can_sync(request.user, project_sync.project):
             refused.append(project_sync)
+            continue
+        if project_sync.project.deleted_at is not None:  # no door syncs a deleted project
+            deleted.append(project_sync)
             continue
         try:
             if trigger == SyncRun.Trigger.REEMBED:  # to the configured default model
@@ -60,11 +88,13 @@ def enqueue_syncs(modeladmin, request, project_syncs, *, trigger: str) -> None:
         (queued if created else waiting).append(project_sync)
     what = "re-embed" if trigger == SyncRun.Trigger.REEMBED else "sync"
     if queued:
-        modeladmin.message_user(request, f"Queued a {what} of {_names(queued)}.", messages.SUCCESS)
+        modeladmin.message_user(request, f"Queued a {what} of {names_of(queued)}.", messages.SUCCESS)
     if waiting:
-        modeladmin.message_user(request, f"A sync was already waiting for {_names(waiting)}; it fetches the newest commit.", messages.INFO)
+        modeladmin.message_user(request, f"A sync was already waiting for {names_of(waiting)}; it fetches the newest commit.", messages.INFO)
     if refused:
-        modeladmin.message_user(request, f"You may not sync {_names(refused)}.", messages.ERROR)
+        modeladmin.message_user(request, f"You may not sync {names_of(refused)}.", messages.ERROR)
+    if deleted:
+        modeladmin.message_user(request, f"Deleted projects are not synced: {names_of(deleted)}.", messages.ERROR)
 
 
 def cancel_runs(modeladmin, request, runs) -> None:
@@ -77,15 +107,15 @@ def cancel_runs(modeladmin, request, runs) -> None:
         outcomes = {services.Cancel.CANCELLED: cancelled, services.Cancel.REQUESTED: requested, services.Cancel.FINISHED: finished}
         outcomes[cancel.outcome].append(run.project_sync)
     if cancelled:
-        modeladmin.message_user(request, f"Cancelled the waiting sync of {_names(cancelled)}.", messages.SUCCESS)
+        modeladmin.message_user(request, f"Cancelled the waiting sync of {names_of(cancelled)}.", messages.SUCCESS)
     if requested:
         modeladmin.message_user(
-            request, f"Cancel requested for {_names(requested)}: each stops at its next checkpoint.", messages.SUCCESS
+            request, f"Cancel requested for {names_of(requested)}: each stops at its next checkpoint.", messages.SUCCESS
         )
     if finished:
-        modeladmin.message_user(request, f"Already finished, nothing to cancel: {_names(finished)}.", messages.WARNING)
+        modeladmin.message_user(request, f"Already finished, nothing to cancel: {names_of(finished)}.", messages.WARNING)
     if refused:
-        modeladmin.message_user(request, f"You may not cancel syncs of {_names(refused)}.", messages.ERROR)
+        modeladmin.message_user(request, f"You may not cancel syncs of {names_of(refused)}.", messages.ERROR)
 
 
 def report_integrity(modeladmin, request, projects) -> None:
@@ -94,7 +124,7 @@ def report_integrity(modeladmin, request, projects) -> None:
 
     allowed = [project for project in projects if can_view(request.user, project)]
     if len(allowed) < len(projects):
-        modeladmin.message_user(request, f"You may not check {_names(set(projects) - set(allowed))}.", messages.ERROR)
+        modeladmin.message_user(request, f"You may not check {names_of(set(projects) - set(allowed))}.", messages.ERROR)
     if not allowed:
         return
     try:
@@ -119,6 +149,51 @@ def report_integrity(modeladmin, request, projects) -> None:
             )
 
 
+def _schedule_check(cleaned_data: dict) -> None:
+    try:
+        services.project_sync_schedule_check(
+            auto_sync=cleaned_data.get("auto_sync", False),
+            auto_sync_interval_minutes=cleaned_data.get("auto_sync_interval_minutes"),
+        )
+    except ProjectError as exc:
+        raise forms.ValidationError(str(exc), code="invalid") from None
+
+
+class ProjectSyncChangeForm(forms.ModelForm):
+    """The schedule, checked by the services' rule before project_sync_update_schedule writes it."""
+
+    class Meta:
+        model = ProjectSync
+        fields = ["auto_sync", "auto_sync_interval_minutes"]
+
+    def clean(self):
+        _schedule_check(super().clean())
+        return self.cleaned_data
+
+
+class ProjectSyncAddForm(ProjectSyncChangeForm):
+    """One more branch of a project the user may sync, written by project_sync_add (which takes the
+    repository from the project's branches: it is never typed here)."""
+
+    user = None  # set by ProjectSyncAdmin.get_form
+
+    class Meta:
+        model = ProjectSync
+        fields = ["project", "branch", "auto_sync", "auto_sync_interval_minutes"]
+
+    def clean_project(self):
+        project = self.cleaned_data["project"]
+        if not can_sync(self.user, project):
+            raise forms.ValidationError("You may not add branches to this project.", code="forbidden")
+        return project
+
+    def clean_branch(self):
+        try:
+            return validate_branch(self.cleaned_data["branch"])
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+
 @admin.register(ProjectSync)
 class ProjectSyncAdmin(admin.ModelAdmin):
     list_display = ["__str__", "repository_url", "branch", "short_live_commit", "embedding_model", "auto_sync", "last_synced_at"]
@@ -126,6 +201,21 @@ class ProjectSyncAdmin(admin.ModelAdmin):
     search_fields = ["project__name", "repository_url", "branch"]
     list_select_related = ["project"]
     raw_id_fields = ["project"]
+    form = ProjectSyncChangeForm
+    add_form = ProjectSyncAddForm
+    fields = [
+        "uuid", "project", "repository_url", "branch", "auto_sync", "auto_sync_interval_minutes", "live_commit",
+        "live_generation", "embedding_model", "last_synced_at", "last_checked_at", "next_check_at", "created_at",
+        "updated_at",
+    ]  # fmt: skip
+    # Fixed at link time (a repository URL that changed would send the project's token and fetch
+    # another repository), or written by the sync (a wrong live commit or generation would point
+    # readers at the wrong snapshot): never edited by hand.
+    readonly_fields = [
+        "uuid", "project", "repository_url", "branch", "live_commit", "live_generation", "embedding_model",
+        "last_synced_at", "last_checked_at", "next_check_at", "created_at", "updated_at",
+    ]  # fmt: skip
+    actions = ["sync_now", "reembed", "cancel_active", "check_integrity", "remove"]
 
     def get_queryset(self, request):
         # Staff see the branches of the projects they may see (row-level security holds below).
@@ -134,10 +224,47 @@ class ProjectSyncAdmin(admin.ModelAdmin):
             return project_syncs
         return project_syncs.filter(project__in=projects_for_user(request.user))
 
-    # What the sync writes is not for hand editing: a wrong live commit or generation would
-    # point readers at the wrong snapshot.
-    readonly_fields = ["uuid", "live_commit", "live_generation", "embedding_model", "last_synced_at", "created_at", "updated_at"]
-    actions = ["sync_now", "reembed", "cancel_active", "check_integrity"]
+    # --- what the user's role allows (the model permissions only open the pages) ------------
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or can_sync(request.user, obj.project))
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # Django's delete would skip the service: the `remove` action calls it
+
+    def has_remove_permission(self, request):
+        return super().has_delete_permission(request)
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is not None else ["project", "branch", "auto_sync", "auto_sync_interval_minutes"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user  # a new class per request (modelform_factory)
+        return form
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "project":  # a hidden or deleted project's id is not a valid choice
+            kwargs["queryset"] = projects_for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        schedule = {"auto_sync": data["auto_sync"], "auto_sync_interval_minutes": data["auto_sync_interval_minutes"]}
+        if change:
+            # The row as stored: the service compares the old schedule with the new one.
+            services.project_sync_update_schedule(project_sync=ProjectSync.objects.get(pk=obj.pk), **schedule)
+            obj.refresh_from_db()
+            return
+        created = services.project_sync_add(project=data["project"], branch=data["branch"], **schedule)
+        obj.pk = created.pk  # the admin's log and redirect need the saved row
+        obj.refresh_from_db()
+        obj._state.adding = False
 
     @admin.display(description="live commit")
     def short_live_commit(self, obj: ProjectSync) -> str:
@@ -163,6 +290,32 @@ class ProjectSyncAdmin(admin.ModelAdmin):
     @admin.action(description="Check integrity", permissions=["view"])
     def check_integrity(self, request, queryset):
         report_integrity(self, request, list({project_sync.project for project_sync in queryset.select_related("project")}))
+
+    @admin.action(description="Remove branches (their files, chunks and runs)", permissions=["remove"])
+    def remove(self, request, queryset):
+        project_syncs = list(queryset.select_related("project"))
+        if not confirmed(request):
+            warning = (
+                "Stop syncing these branches and delete their files, chunks and run history? Their projects stay. "
+                "A branch with a run in progress is not removed: cancel the run first."
+            )
+            return confirm_action(self, request, project_syncs, action="remove", title="Remove branches", warning=warning)
+        removed, refused = [], []
+        for project_sync in project_syncs:
+            if not can_sync(request.user, project_sync.project):
+                refused.append(project_sync)
+                continue
+            try:
+                services.project_sync_remove(project_sync=project_sync)
+            except services.SyncConflict as exc:
+                self.message_user(request, f"{project_sync}: {exc}", messages.ERROR)
+                continue
+            removed.append(project_sync)
+        if removed:
+            self.message_user(request, f"Removed {names_of(removed)}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"You may not remove {names_of(refused)}.", messages.ERROR)
+        return None
 
 
 def _stream_of(user, runs) -> tuple[str, list[str]]:
@@ -209,6 +362,13 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    # Cancel and the sync actions need the role in the run's project (checked per run as well).
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or can_sync(request.user, obj.project_sync.project))
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a run goes with its branch (project_sync_remove)
 
     # --- live progress ---------------------------------------------------------------------
 
