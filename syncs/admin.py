@@ -194,6 +194,11 @@ class ProjectSyncAddForm(ProjectSyncChangeForm):
             raise forms.ValidationError(str(exc), code="invalid") from None
 
 
+def _may_change(user, project_sync: ProjectSync) -> bool:
+    # A deleted project's branches wait for its purge, as in the API (superusers see them).
+    return project_sync.project.deleted_at is None and can_sync(user, project_sync.project)
+
+
 @admin.register(ProjectSync)
 class ProjectSyncAdmin(admin.ModelAdmin):
     list_display = ["__str__", "repository_url", "branch", "short_live_commit", "embedding_model", "auto_sync", "last_synced_at"]
@@ -227,7 +232,7 @@ class ProjectSyncAdmin(admin.ModelAdmin):
     # --- what the user's role allows (the model permissions only open the pages) ------------
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or can_sync(request.user, obj.project))
+        return super().has_change_permission(request, obj) and (obj is None or _may_change(request.user, obj))
 
     def has_delete_permission(self, request, obj=None):
         return False  # Django's delete would skip the service: the `remove` action calls it
@@ -302,7 +307,7 @@ class ProjectSyncAdmin(admin.ModelAdmin):
             return confirm_action(self, request, project_syncs, action="remove", title="Remove branches", warning=warning)
         removed, refused = [], []
         for project_sync in project_syncs:
-            if not can_sync(request.user, project_sync.project):
+            if not _may_change(request.user, project_sync):
                 refused.append(project_sync)
                 continue
             try:

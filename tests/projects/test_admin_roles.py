@@ -396,6 +396,23 @@ def test_a_superuser_changes_any_schedule_but_no_repository(superuser, q):
     assert superuser.get(reverse("admin:projects_project_add")).status_code == 403
 
 
+def test_a_deleted_projects_branches_wait_for_the_purge(superuser, p):
+    from syncs.services import project_soft_delete
+
+    project_soft_delete(project=p)
+    branch = p.syncs.get()
+    before = database()
+
+    edit = superuser.post(change_url(branch), hijack(branch), follow=False)
+    removed = superuser.action("syncs_projectsync", "remove", [branch], post="yes")
+    synced = superuser.action("syncs_projectsync", "sync_now", [branch])
+
+    assert edit.status_code == 403
+    assert texts(removed) == [f"You may not remove {branch}."]
+    assert texts(synced) == [f"Deleted projects are not synced: {branch}."]
+    assert database() == before
+
+
 def test_embedding_rows_are_read_only_even_for_superusers(viewer, superuser, p):
     source_file, chunk = SourceFile.objects.get(project=p), Chunk.objects.get(project=p)
     before = database()
