@@ -6,6 +6,7 @@ It is the second model of the test suite (its dimension differs from MiniLM's on
 engine of the OpenAI stand-in."""
 
 import re
+import threading
 import zlib
 
 import numpy as np
@@ -20,6 +21,11 @@ _TOKEN_WEIGHT = 1.0
 _TRIGRAM_WEIGHT = 0.5
 
 
+# Tokens whose features are kept (a few tens of MB); past that the table starts again.
+_VOCABULARY_MAX = 300_000
+_EMPTY = ""  # the pseudo-token of a text without tokens (_TOKEN never matches an empty string)
+
+
 class HashingBackend(EmbeddingBackend):
     backend = "hashing"
 
@@ -27,32 +33,77 @@ class HashingBackend(EmbeddingBackend):
         self.name = f"hashing-{dimensions}"
         self.dimensions = dimensions
         self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._reset()
 
     @classmethod
     def from_settings(cls, name: str) -> "HashingBackend":
         return cls(dimensions=int(name.removeprefix("hashing-")))
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._vector(text) for text in texts])
+        # Each token's features (slots and signed weights) are worked out once and kept in a
+        # table; a batch is then a few array operations, not a Python step per feature. The sums
+        # are of halves and ones, exact in any order: the same vectors as feature by feature.
+        ids, counts = [], []
+        with self._lock:  # the web serves searches from several threads
+            if len(self._vocabulary) > _VOCABULARY_MAX:
+                self._reset()
+            known = self._vocabulary.get
+            for text in texts:
+                tokens = _TOKEN.findall(text) or [_EMPTY]
+                found = [known(token, -1) for token in tokens]
+                if -1 in found:
+                    found = [self._token_id(token) for token in tokens]
+                ids += found
+                counts.append(len(tokens))
+            offsets, slots, weights = self._arrays()
+        ids = np.asarray(ids, dtype=np.int64)
+        starts = offsets[ids]
+        lengths = offsets[ids + 1] - starts
+        owner = np.repeat(np.arange(len(ids)), lengths)  # the token occurrence of each feature
+        features = starts[owner] + np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        rows = np.repeat(np.arange(len(texts)), counts)[owner]
+        cells = rows * self.dimensions + slots[features]
+        summed = np.bincount(cells, weights=weights[features], minlength=len(texts) * self.dimensions)
+        return summed.reshape(len(texts), self.dimensions).astype(np.float32)
 
-    def _vector(self, text: str) -> np.ndarray:
-        vector = np.zeros(self.dimensions, dtype=np.float32)
+    def _reset(self) -> None:
+        self._vocabulary: dict[str, int] = {}
+        self._offsets, self._slots, self._weights = [0], [], []
+        self._cached_arrays = None
+
+    def _token_id(self, token: str) -> int:
+        found = self._vocabulary.get(token)
+        if found is not None:
+            return found
         # An empty text still gets a direction: cosine distance to a zero vector is undefined.
-        for feature, weight in _features(text) or [("<empty>", 1.0)]:
+        for feature, weight in _features(token) if token != _EMPTY else [("<empty>", 1.0)]:
             digest = zlib.crc32(feature.encode())
             # Low bits pick the slot, the top bit the sign, so collisions cancel out on average.
-            vector[digest % self.dimensions] += weight if digest >> 31 else -weight
-        return vector
+            self._slots.append(digest % self.dimensions)
+            self._weights.append(weight if digest >> 31 else -weight)
+        self._offsets.append(len(self._slots))
+        self._cached_arrays = None
+        self._vocabulary[token] = len(self._vocabulary)
+        return self._vocabulary[token]
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._cached_arrays is None:
+            self._cached_arrays = (
+                np.asarray(self._offsets, dtype=np.int64),
+                np.asarray(self._slots, dtype=np.int64),
+                np.asarray(self._weights, dtype=np.float64),
+            )
+        return self._cached_arrays
 
 
-def _features(text: str) -> list[tuple[str, float]]:
-    features = []
-    for token in _TOKEN.findall(text):
-        lowered = token.lower()
-        features.append(("t:" + lowered, _TOKEN_WEIGHT))
-        words = _SUBWORD.findall(token)
-        if len(words) > 1:
-            features.extend(("t:" + word.lower(), _TOKEN_WEIGHT) for word in words)
-        padded = f" {lowered} "
-        features.extend(("c:" + padded[i : i + 3], _TRIGRAM_WEIGHT) for i in range(len(padded) - 2))
+def _features(token: str) -> list[tuple[str, float]]:
+    """One token's features: itself, the words inside it, its character trigrams."""
+    lowered = token.lower()
+    features = [("t:" + lowered, _TOKEN_WEIGHT)]
+    words = _SUBWORD.findall(token)
+    if len(words) > 1:
+        features.extend(("t:" + word.lower(), _TOKEN_WEIGHT) for word in words)
+    padded = f" {lowered} "
+    features.extend(("c:" + padded[i : i + 3], _TRIGRAM_WEIGHT) for i in range(len(padded) - 2))
     return features
