@@ -368,9 +368,10 @@ class SyncRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    # Cancel and the sync actions need the role in the run's project (checked per run as well).
+    # "change" is for the actions (cancel, sync: each checks the role per run); a run's page is
+    # only read, as a save would write the whole row back over what the worker wrote meanwhile.
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or can_sync(request.user, obj.project_sync.project))
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request, obj=None):
         return False  # a run goes with its branch (project_sync_remove)
@@ -414,8 +415,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         event_ids = self._positions(request)
         run = self.get_object(request, unquote(object_id))
-        # Every field is read-only: there is nothing to save.
-        extra_context = {"show_save": False, "show_save_and_continue": False, **(extra_context or {})}
+        extra_context = dict(extra_context or {})
         if run is not None:
             extra_context["live"] = self._live_context(request, [run], event_ids)
         return super().change_view(request, object_id, form_url=form_url, extra_context=extra_context)

@@ -330,6 +330,34 @@ def test_a_maintainer_removes_a_branch_through_the_service(maintainer, p, q):
     assert database(q) == q_before
 
 
+def test_a_run_page_is_only_read(maintainer, superuser, p):
+    run = SyncRun.objects.filter(project_sync__project=p).first()
+    before = database()
+
+    for browser in (maintainer, superuser):
+        page = browser.get(change_url(run))
+        assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+        # A save would write the whole row back over what the worker wrote since the page was read.
+        assert browser.post(change_url(run), {"status": "failed", "_save": "Save"}, follow=False).status_code == 403
+    assert database() == before
+
+
+def test_select_all_removes_only_what_the_role_allows(p, q):
+    r = ProjectFactory(owner=UserFactory(username="rita"), name="arr", repository="rita/arr")
+    r_branch = ProjectSyncFactory(project=r, repository_url="https://github.com/rita/arr.git", branch="main")
+    user = staff("staff-both", p, Membership.Role.MAINTAINER)
+    Membership.objects.create(project=r, user=user, role=Membership.Role.VIEWER)
+    browser = Browser(user)
+    r_before, q_before = database(r), database(q)
+
+    # Every row of the changelist ("select all"), as Django's action bar posts it.
+    response = browser.action("syncs_projectsync", "remove", [r_branch], post="yes", select_across="1", index="0")
+
+    assert texts(response) == [f"Removed {p.name}@main.", f"You may not remove {r_branch}."]
+    assert not ProjectSync.objects.filter(project=p).exists()
+    assert database(r) == r_before and database(q) == q_before
+
+
 def test_a_maintainer_cancels_and_syncs_runs_of_the_project(maintainer, p):
     waiting = SyncRun.objects.get(project_sync__project=p, status=SyncRun.Status.QUEUED)
 
