@@ -110,8 +110,8 @@ def apply(using: str = "default") -> None:
     """Put the current context on the thread's connection, if it is open; a new connection gets
     it when it opens, and any connection before its next query if it missed a change."""
     connection = connections[using]
-    if connection.connection is None:
-        return
+    if connection.connection is None or connection.connection.closed:
+        return  # a closed one gets the context when it opens again
     _set(connection, current())
 
 

@@ -22,6 +22,28 @@ def pytest_sessionfinish(session):
 
 
 @pytest.fixture
+def as_system():
+    """The test's own code acts for the whole system (every tenant's rows), as an operator's
+    `manage.py` does: for tests that check what a door changed across tenants, or run commands
+    in process. Without it, test code acts for nobody (test settings, as production), so services
+    and selectors called directly meet row-level security; `as_owner` or tenancy.acting_as(user)
+    make them act for someone."""
+    from nyxsync import tenancy
+
+    with tenancy.dangerously_as_system():
+        yield
+
+
+@pytest.fixture
+def as_owner(owner):
+    """The test's own code acts for `owner`, as the owner's requests do (row-level security)."""
+    from nyxsync import tenancy
+
+    with tenancy.acting_as(owner):
+        yield owner
+
+
+@pytest.fixture
 def owner(django_user_model):
     return django_user_model.objects.create_user("owner", "owner@example.com", "owner-password")
 

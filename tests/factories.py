@@ -1,4 +1,9 @@
-"""factory_boy factories for the data model. Vectors get real (random, normalised) values."""
+"""factory_boy factories for the data model. Vectors get real (random, normalised) values.
+
+Factories write as the system (nyxsync.tenancy.dangerously_as_system), as an operator at a psql
+prompt would: test data of any tenant appears whatever the test itself acts for. What the test
+then does acts for nobody unless it says whom for (`as_system`, `as_owner`, `tenancy.acting_as`),
+as production code does."""
 
 import hashlib
 
@@ -7,6 +12,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 
 from embeddings.models import Chunk, EmbeddingModel, SourceFile, Vector
+from nyxsync import tenancy
 from projects.models import Membership, Project
 from syncs.models import ProjectSync, SyncRun
 
@@ -20,7 +26,19 @@ def unit_vector(seed: int, dimensions: int = 384) -> list[float]:
     return (vector / np.linalg.norm(vector)).tolist()
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class Factory(factory.django.DjangoModelFactory):
+    """Creates its rows as the system: row-level security does not stand in a test's set-up."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with tenancy.dangerously_as_system():
+            return super()._create(model_class, *args, **kwargs)
+
+
+class UserFactory(Factory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ["username"]
@@ -30,7 +48,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("password")
 
 
-class ProjectFactory(factory.django.DjangoModelFactory):
+class ProjectFactory(Factory):
     class Meta:
         model = Project
 
@@ -39,7 +57,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     repository = factory.LazyAttribute(lambda project: f"example/{project.name}")
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(Factory):
     """A member of a project: a viewer unless `role` says otherwise."""
 
     class Meta:
@@ -50,7 +68,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.VIEWER
 
 
-class ProjectSyncFactory(factory.django.DjangoModelFactory):
+class ProjectSyncFactory(Factory):
     class Meta:
         model = ProjectSync
 
@@ -59,7 +77,7 @@ class ProjectSyncFactory(factory.django.DjangoModelFactory):
     branch = "main"
 
 
-class SyncRunFactory(factory.django.DjangoModelFactory):
+class SyncRunFactory(Factory):
     class Meta:
         model = SyncRun
 
@@ -67,7 +85,7 @@ class SyncRunFactory(factory.django.DjangoModelFactory):
     trigger = SyncRun.Trigger.COMMAND
 
 
-class EmbeddingModelFactory(factory.django.DjangoModelFactory):
+class EmbeddingModelFactory(Factory):
     class Meta:
         model = EmbeddingModel
         django_get_or_create = ["name"]
@@ -77,7 +95,7 @@ class EmbeddingModelFactory(factory.django.DjangoModelFactory):
     dimensions = 384
 
 
-class SourceFileFactory(factory.django.DjangoModelFactory):
+class SourceFileFactory(Factory):
     class Meta:
         model = SourceFile
 
@@ -89,7 +107,7 @@ class SourceFileFactory(factory.django.DjangoModelFactory):
     born_generation = 1
 
 
-class ChunkFactory(factory.django.DjangoModelFactory):
+class ChunkFactory(Factory):
     class Meta:
         model = Chunk
 
@@ -102,7 +120,7 @@ class ChunkFactory(factory.django.DjangoModelFactory):
     content_hash = factory.LazyAttribute(lambda chunk: sha256(chunk.text))
 
 
-class VectorFactory(factory.django.DjangoModelFactory):
+class VectorFactory(Factory):
     class Meta:
         model = Vector
 

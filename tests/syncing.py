@@ -3,6 +3,7 @@ syncing it in process."""
 
 import pytest
 
+from nyxsync import tenancy
 from syncs import services
 from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
@@ -17,21 +18,25 @@ def fast_model(settings):
 
 @pytest.fixture
 def sync_now(git_cache, fast_model):
-    """sync_now(project_sync) -> SyncRun: trigger and run one sync in this process."""
+    """sync_now(project_sync) -> SyncRun: trigger and run one sync in this process, acting for
+    the branch's project as a task does."""
 
     def run(project_sync) -> SyncRun:
-        run, created = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
-        assert created
-        return sync_run_execute(run.pk)
+        with tenancy.acting_for_project(project_sync.project_id):
+            run, created = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
+            assert created
+            return sync_run_execute(run.pk)
 
     return run
 
 
 @pytest.fixture
 def link(owner):
-    """link(repo, branch="main", name=None) -> ProjectSync owned by `owner`."""
+    """link(repo, branch="main", name=None, user=None) -> ProjectSync owned by `owner` (or
+    `user`), linked acting for that user, as the link page does."""
 
     def make(repo, branch: str = "main", name: str | None = None, user=None):
-        return services.project_sync_link(owner=user or owner, repository=repo.url, branch=branch, name=name or repo.name)
+        with tenancy.acting_as(user or owner):
+            return services.project_sync_link(owner=user or owner, repository=repo.url, branch=branch, name=name or repo.name)
 
     return make

@@ -44,7 +44,6 @@ class WorkerProcess:
             "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
             "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,
-            "NYXSYNC_TENANCY_DEFAULT": "nobody",  # as in production: tasks say whom they act for
             **(extra_env or {}),
         }
         self.process: subprocess.Popen | None = None

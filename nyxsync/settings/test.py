@@ -32,11 +32,11 @@ NYXSYNC_INSECURE_GIT_HOSTS = ["127.0.0.1", "localhost"]
 NYXSYNC_WARM_MODEL_ON_START = False  # test workers load a model only when a test uses it
 
 # Test databases are made and migrated as the owner role; tests/conftest.py then connects as the
-# app's role, so row-level security is in force for everything the tests do. Test code acts for
-# the system unless it says otherwise; requests act for their user through the middleware.
+# app's role, so row-level security is in force for everything the tests do.
 if not env.str("DATABASE_URL", default=""):
     DATABASES["default"]["USER"] = embedded.OWNER_ROLE
     NYXSYNC_APP_DB_USER = embedded.APP_ROLE
-# Servers and workers the tests start run with "nobody", as in production (tests/workers.py,
-# tests/browser/conftest.py pass it in their environment).
-NYXSYNC_TENANCY_DEFAULT = env.str("NYXSYNC_TENANCY_DEFAULT", default="system")
+# Whom code acts for when it did not say: nobody, as in production. Requests act for their user
+# (the middleware), tasks for their project; a test acts for the system or a user only when it
+# says so (tests/conftest.py: `as_system`, `as_owner`; factories write as the system).
+NYXSYNC_TENANCY_DEFAULT = "nobody"

@@ -22,12 +22,13 @@ from django.core.cache import cache
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from nyxsync import tenancy
 from nyxsync.management.commands.run import web_command
 from projects.models import Membership
 from syncs import services
 from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
-from tests.factories import api_key_for
+from tests.factories import MembershipFactory, api_key_for
 from tests.gitserver import free_port, wait_for_port
 from tests.workers import database_url
 
@@ -63,7 +64,6 @@ class McpWeb:
             "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "NYXSYNC_EMBEDDING_MODEL": "hashing-256",
-            "NYXSYNC_TENANCY_DEFAULT": "nobody",  # as in production
             "PGAPPNAME": f"mcp-web-{self.port}",
             **(extra_env or {}),
         }
@@ -148,8 +148,9 @@ def token_of(user) -> str:
 
 
 def synced(project_sync) -> SyncRun:
-    run, _ = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
-    run = sync_run_execute(run.pk)
+    with tenancy.acting_for_project(project_sync.project_id):  # as the run's task does
+        run, _ = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
+        run = sync_run_execute(run.pk)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     return run
 
@@ -164,12 +165,14 @@ def world(owner, outsider, django_user_model, make_repo, git_cache, fast_model):
     theirs_repo = make_repo()
     theirs_repo.write("pricing.py", THEIRS).commit()
 
-    mine = services.project_sync_link(owner=owner, repository=repo.url, branch="main", name="mine")
-    theirs = services.project_sync_link(owner=outsider, repository=theirs_repo.url, branch="main", name="theirs")
+    with tenancy.acting_as(owner):
+        mine = services.project_sync_link(owner=owner, repository=repo.url, branch="main", name="mine")
+    with tenancy.acting_as(outsider):
+        theirs = services.project_sync_link(owner=outsider, repository=theirs_repo.url, branch="main", name="theirs")
     synced(mine)
     synced(theirs)
     viewer = django_user_model.objects.create_user("viewer", "viewer@example.com", "viewer-password")
-    Membership.objects.create(project=mine.project, user=viewer, role=Membership.Role.VIEWER)
+    MembershipFactory(project=mine.project, user=viewer, role=Membership.Role.VIEWER)
     return {
         "repo": repo,
         "head": head,
@@ -200,7 +203,6 @@ def stdio_client(*args: str, env: dict | None = None) -> Client:
             "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
             "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,
-            "NYXSYNC_TENANCY_DEFAULT": "nobody",
             "PGAPPNAME": STDIO_APPLICATION_NAME,
             **(env or {}),
         },

@@ -10,7 +10,7 @@ from projects.models import Membership
 from syncs.models import SyncRun
 from tests.agents.conftest import http_client, text_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 TOOLS = {"search_code", "list_projects", "sync_status", "sync", "read_file"}
 

@@ -13,7 +13,7 @@ from django.db import connections
 from syncs.models import SyncRun
 from tests.agents.conftest import McpWeb, http_client
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 
 def test_sigterm_stops_the_server_within_seconds_while_a_sync_is_being_followed(world, tmp_path):

@@ -14,7 +14,7 @@ from nyxsync.api_tokens import api_token_revoke
 from tests.agents.conftest import STDIO_APPLICATION_NAME, stdio_client, text_of, wait_for_sessions_to_end
 from tests.workers import database_url
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 
 @pytest.fixture(autouse=True)

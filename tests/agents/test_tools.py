@@ -18,7 +18,7 @@ from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
 from tests.agents.conftest import BILLING, text_of, token_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 
 def call(user, tool: str, arguments: dict):

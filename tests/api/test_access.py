@@ -11,7 +11,7 @@ from syncs.models import SyncRun
 from tests.api.conftest import client_for
 from tests.factories import MembershipFactory, SyncRunFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def endpoints(project, sync, run):

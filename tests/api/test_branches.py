@@ -8,7 +8,7 @@ from github import Auth, Github
 from tests.api.test_access import assert_error
 from tests.factories import ProjectFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def test_the_standin_serves_what_pygithub_needs(github_api, make_repo):

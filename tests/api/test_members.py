@@ -12,7 +12,7 @@ from tests.api.conftest import client_for
 from tests.api.test_access import assert_error
 from tests.factories import ProjectSyncFactory, SyncRunFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 TOKEN = "ghp_membersTestToken0123456789"
 
 

@@ -18,7 +18,7 @@ from tests.factories import (
     VectorFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def test_it_lists_projects_with_pagination_filters_and_ordering(api, owner):

@@ -6,7 +6,7 @@ from syncs.models import SyncRun
 from tests.api.test_access import assert_error
 from tests.factories import ProjectSyncFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def url(sync) -> str:

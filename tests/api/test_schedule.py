@@ -13,7 +13,7 @@ from syncs.schedule import Outcome, project_syncs_check_due
 from tests.api.conftest import runs_of
 from tests.factories import ProjectFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 @pytest.fixture

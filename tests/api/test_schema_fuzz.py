@@ -21,6 +21,8 @@ from projects.services import project_webhook_secret_rotate
 from syncs.models import ProjectSync, SyncRun
 from tests.factories import api_key_for
 
+pytestmark = pytest.mark.usefixtures("as_system")
+
 MAX_EXAMPLES = 12
 SCHEMA_URL = "/api/schema/?format=json"
 

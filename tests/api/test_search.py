@@ -8,7 +8,7 @@ from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
 from tests.api.test_access import assert_error
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from tests.api.conftest import client_for, runs_of
 from tests.api.test_access import assert_error
 from tests.factories import ChunkFactory, SourceFileFactory, SyncRunFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def url(project_sync, tail: str = "") -> str:

@@ -15,7 +15,7 @@ from tests.api.conftest import runs_of
 from tests.api.test_access import assert_error
 from tests.factories import ProjectFactory, ProjectSyncFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 URL = "/api/v1/webhooks/github/"
 SECRET = "s3cr3t-webhook-key-for-tests"

@@ -50,8 +50,6 @@ class WebServer:
             # Plain http on 127.0.0.1: the browser must keep the session and CSRF cookies.
             "SESSION_COOKIE_SECURE": "false",
             "CSRF_COOKIE_SECURE": "false",
-            # As in production: a request acts for its user, anything else for nobody.
-            "NYXSYNC_TENANCY_DEFAULT": "nobody",
         }
         self.process: subprocess.Popen | None = None
 

@@ -13,7 +13,7 @@ from tests.browser.support import login
 from tests.browser.test_csp import RECORD_VIOLATIONS
 from tests.factories import ProjectFactory, ProjectSyncFactory, SyncRunFactory, UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]
 
 
 def staff_page(new_page, project, role: str):

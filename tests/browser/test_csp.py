@@ -6,7 +6,7 @@ import pytest
 from syncs import services
 from tests.browser.support import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]
 
 # Records every violation the page reports, before any of its own scripts run.
 RECORD_VIOLATIONS = """

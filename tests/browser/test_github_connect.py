@@ -17,7 +17,7 @@ from tests.browser.conftest import WebServer
 from tests.browser.support import login
 from tests.github_standin import OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]
 
 DEPLOYMENT_TOKEN = "ghp_deployment_reads_everything"
 

@@ -8,7 +8,7 @@ from syncs import services
 from syncs.models import SyncRun
 from tests.browser.support import login, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]
 
 
 def test_an_operator_watches_a_run_live_in_the_admin(new_page, celery_worker, admin_user, owner, make_repo, git_http, gate, fast_model):

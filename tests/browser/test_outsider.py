@@ -8,7 +8,7 @@ from syncs import services
 from syncs.models import SyncRun
 from tests.browser.support import login, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]
 
 
 def test_a_second_user_sees_nothing_of_the_first_users_project(new_page, celery_worker, owner, outsider, make_repo, fast_model):

@@ -14,7 +14,7 @@ from syncs import services
 from syncs.models import SyncRun
 from tests.browser.support import login, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]
 
 # What a reader of the page takes in: the text of every live field but the moving ones (rate,
 # ETA), the run history's rows, the one-time banners and the button notes.

@@ -8,7 +8,7 @@ from syncs import services
 from syncs.models import SyncRun
 from tests.browser.support import login, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]
 
 
 def test_the_page_shows_the_true_final_state_after_the_server_restarts(

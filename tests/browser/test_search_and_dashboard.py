@@ -15,7 +15,7 @@ from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
 from tests.browser.support import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]  # /healthz, which the web fixture waits for, asks for a worker
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]  # /healthz, which the web fixture waits for, asks for a worker
 
 RECORD_VIOLATIONS = """
 window.cspViolations = [];

@@ -13,7 +13,7 @@ from django_eventstream.models import Event
 from syncs import services
 from syncs.models import SyncRun
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]
 SECRET = "TOP-SECRET-FILE-CONTENT-7f3a"
 
 

@@ -11,7 +11,7 @@ from projects.models import Project
 from syncs.models import SyncRun
 from tests.browser.support import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("as_system")]
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from django.test import Client
 from django.urls import reverse
 
 from projects.models import Membership
-from tests.factories import ChunkFactory, ProjectFactory, SourceFileFactory, VectorFactory
+from tests.factories import ChunkFactory, MembershipFactory, ProjectFactory, SourceFileFactory, VectorFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_vectors_are_for_superusers_only(staff, admin_user):
 
 def test_staff_count_only_the_chunks_of_their_projects(staff):
     theirs = ProjectFactory()
-    Membership.objects.create(project=theirs, user=staff, role=Membership.Role.MAINTAINER)
+    MembershipFactory(project=theirs, user=staff, role=Membership.Role.MAINTAINER)
     ChunkFactory.create_batch(2, file=SourceFileFactory(project_sync__project=theirs))
     ChunkFactory.create_batch(5)  # another tenant's
 

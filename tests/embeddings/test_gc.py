@@ -5,7 +5,7 @@ from django.db import connection
 from embeddings.models import Vector
 from tests.factories import ChunkFactory, VectorFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def age(vector, days):

@@ -9,6 +9,8 @@ from embeddings import integrity
 from embeddings.models import Vector
 from tests.factories import ChunkFactory, EmbeddingModelFactory, ProjectSyncFactory, SourceFileFactory, VectorFactory
 
+pytestmark = pytest.mark.usefixtures("as_system")
+
 
 @pytest.fixture
 def synced_project(db):

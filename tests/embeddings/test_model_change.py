@@ -10,11 +10,12 @@ from django.db import connections
 
 from embeddings.models import Vector
 from embeddings.search import search
+from nyxsync import tenancy
 from syncs import services
 from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_owner")]
 
 
 @pytest.fixture
@@ -28,15 +29,16 @@ def synced(make_repo, link, sync_now):
     return sync
 
 
-def test_reembedding_swaps_models_once_while_search_keeps_answering(synced):
+def test_reembedding_swaps_models_once_while_search_keeps_answering(synced, owner):
     results, errors, stop = [], [], threading.Event()
 
     def read_continuously():
         try:
-            while not stop.is_set():
-                synced.refresh_from_db()
-                hits = search(project_syncs=[synced], query="handler render request", k=5)
-                results.append({hit.model for hit in hits})
+            with tenancy.acting_as(owner):  # a reader of the owner's, as their searches are
+                while not stop.is_set():
+                    synced.refresh_from_db()
+                    hits = search(project_syncs=[synced], query="handler render request", k=5)
+                    results.append({hit.model for hit in hits})
         except Exception as exc:  # every search must succeed
             errors.append(exc)
         finally:
@@ -70,7 +72,7 @@ def test_an_unknown_model_changes_nothing(synced):
     with pytest.raises(EmbeddingError, match="unknown embedding model"):
         services.project_sync_reembed(project_sync=synced, model_name="no-such-model")
     assert not SyncRun.objects.filter(trigger=SyncRun.Trigger.REEMBED).exists()
-    with pytest.raises(CommandError, match="unknown embedding model"):
+    with pytest.raises(CommandError, match="unknown embedding model"), tenancy.dangerously_as_system():  # as manage.py
         call_command("reembed", all=True, model="no-such-model")
 
 
@@ -87,6 +89,13 @@ def test_a_failed_model_change_keeps_the_old_model_live(synced, settings):
 
 
 def test_backfill_restores_vectors_lost_outside_the_app_and_is_idempotent(synced, tmp_path, owner_sql):
+    # An operator's incident and repair: the commands act for the system, as manage.py makes them.
+    with tenancy.dangerously_as_system():
+        _lose_and_backfill(tmp_path, owner_sql)
+    assert {hit.path for hit in search(project_syncs=[synced], query="handler_3", k=1)} == {"pkg/module3.py"}
+
+
+def _lose_and_backfill(tmp_path, owner_sql):
     saved = tmp_path / "before.json"
     call_command("check_embeddings", save=saved)
     # The incident, by hand at a psql prompt: the vector column recreated, and rows lost.
@@ -108,4 +117,3 @@ def test_backfill_restores_vectors_lost_outside_the_app_and_is_idempotent(synced
     out = io.StringIO()
     call_command("backfill", stdout=out)
     assert out.getvalue().strip() == "Missing vectors: none. Embedded 0."
-    assert {hit.path for hit in search(project_syncs=[synced], query="handler_3", k=1)} == {"pkg/module3.py"}

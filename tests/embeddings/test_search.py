@@ -7,7 +7,7 @@ import pytest
 from embeddings.search import SearchError, glob_to_regex, search
 from syncs.models import SyncRun
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_owner")]
 
 
 def synced_repo(make_repo, link, sync_now, files: dict[str, str], name=None):

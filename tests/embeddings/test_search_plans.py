@@ -21,7 +21,7 @@ from syncs.models import ProjectSync
 from syncs.services import project_sync_link
 from tests.factories import sha256
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 WORDS = "parse config file value total invoice request handler cache token stream branch commit render".split()
 
 

@@ -14,7 +14,7 @@ from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
 from tests.api.conftest import client_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 SECRET = 'AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"\nDATABASE_PASSWORD = "correct horse battery staple"\n'
 APP = "def handler(event):\n    return {'status': 200, 'body': event['body']}\n"

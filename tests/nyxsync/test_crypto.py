@@ -17,6 +17,8 @@ from projects.models import Project
 from projects.services import project_github_token_set, project_webhook_secret_rotate
 from tests.factories import ProjectFactory
 
+pytestmark = pytest.mark.usefixtures("as_system")
+
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 SECRET = "whsec-correct-horse-battery-staple"
 migration = importlib.import_module("projects.migrations.0005_encrypt_plaintext_webhook_secrets")

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from projects.models import Project
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from nyxsync import tenancy
 from syncs import services
 from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
@@ -42,14 +43,16 @@ def demo_repo(make_repo):
 @pytest.fixture
 def linked(owner, demo_repo, fast_model):
     """The owner's project for demo_repo, branch main, never synced."""
-    return services.project_sync_link(owner=owner, repository=demo_repo.url, branch="main")
+    with tenancy.acting_as(owner):
+        return services.project_sync_link(owner=owner, repository=demo_repo.url, branch="main")
 
 
 @pytest.fixture
 def synced(linked, git_cache) -> SyncRun:
     """demo_repo's main synced once, in this process (no worker, no events)."""
-    run, _ = services.sync_run_enqueue(project_sync=linked, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
-    run = sync_run_execute(run.pk)
+    with tenancy.acting_for_project(linked.project_id):  # as the run's task does
+        run, _ = services.sync_run_enqueue(project_sync=linked, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
+        run = sync_run_execute(run.pk)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     linked.refresh_from_db()
     return run

@@ -12,7 +12,7 @@ from syncs.events import OPERATORS_CHANNEL
 from syncs.models import SyncRun
 from tests.factories import MembershipFactory, ProjectFactory, ProjectSyncFactory, SyncRunFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def action(client, model: str, name: str, objects):

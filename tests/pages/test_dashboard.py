@@ -11,7 +11,7 @@ from syncs import services
 from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def dashboard(client, project):

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from tests.factories import ProjectFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def stream(client, *projects):

@@ -8,7 +8,7 @@ from django.urls import reverse
 from projects.models import Project
 from syncs.models import ProjectSync
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 HOSTILE_REPOSITORIES = [
     "",

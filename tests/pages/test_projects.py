@@ -10,7 +10,7 @@ from syncs.events import project_channel
 from syncs.models import SyncRun
 from tests.factories import ProjectFactory, ProjectSyncFactory, SyncRunFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 
 def detail_url(project) -> str:

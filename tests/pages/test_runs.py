@@ -9,7 +9,7 @@ from django.urls import reverse
 from syncs.models import SyncRun
 from tests.factories import MembershipFactory, ProjectFactory, ProjectSyncFactory, SyncRunFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 JSON = {"HTTP_ACCEPT": "application/json"}
 
 

@@ -5,8 +5,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from projects.models import Membership
-from tests.factories import ProjectFactory, ProjectSyncFactory, UserFactory
+from tests.factories import MembershipFactory, ProjectFactory, ProjectSyncFactory, UserFactory
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def member(project):
 
     def make(role: str, *, staff: bool = False):
         user = UserFactory(username=f"{'staff' if staff else 'a'}-{role}", is_staff=staff)
-        Membership.objects.create(project=project, user=user, role=role)
+        MembershipFactory(project=project, user=user, role=role)
         if staff:
             user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["projects", "syncs"]))
         return user

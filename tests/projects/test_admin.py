@@ -10,7 +10,7 @@ from projects.models import Membership, Project
 from syncs.models import SyncRun
 from tests.factories import ProjectFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 TOKEN = "ghp_adminTestToken0123456789abcdef"
 CHANGELIST = "admin:projects_project_changelist"
 

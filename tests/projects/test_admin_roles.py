@@ -25,7 +25,7 @@ from tests.factories import (
 )
 from tests.projects.test_admin import change_form
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 ATTACKER_URL = "https://attacker.example/x.git"
 PASSWORD = "password"  # UserFactory's
 

@@ -9,7 +9,7 @@ from projects.models import Membership, Project
 from syncs.models import SyncRun
 from tests.factories import SyncRunFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 TOKEN = "ghp_pageTestToken0123456789abcdef"
 
 

@@ -22,7 +22,7 @@ from syncs import services
 from syncs.models import ProjectSync, SyncRun
 from tests.api.conftest import client_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 DEPLOYMENT_TOKEN = "ghp_deployment_reads_everything"
 

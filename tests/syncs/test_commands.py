@@ -12,7 +12,7 @@ from syncs.models import ProjectSync, SyncRun
 from tests.commands import error_lines, manage
 from tests.workers import database_url
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 
 def sync_json(**options) -> dict:

@@ -15,7 +15,7 @@ from syncs import services
 from syncs.models import SyncRun
 from syncs.tasks import run_sync
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_owner")]
 TENACITY = Path(settings.BASE_DIR) / ".venv/lib/python3.11/site-packages/tenacity"
 FANOUT_ENV = {"NYXSYNC_FANOUT_MIN_BATCHES": "2", "NYXSYNC_FANOUT_LEASE_SECONDS": "3", "NYXSYNC_TORCH_THREADS": "1"}
 

@@ -9,7 +9,7 @@ from embeddings.models import Chunk, SourceFile
 from repositories import git
 from syncs.models import SyncRun
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_owner")]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from syncs import services
 from syncs.models import SyncRun
 from syncs.pipeline import _describe, sync_run_execute
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_owner")]
 
 
 def test_a_run_deleted_with_its_branch_is_not_an_error_for_its_task(make_repo, link, fast_model):

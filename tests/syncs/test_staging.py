@@ -8,7 +8,7 @@ from embeddings.models import Chunk, SourceFile
 from embeddings.search import search
 from syncs.models import SyncRun
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 
 @pytest.fixture

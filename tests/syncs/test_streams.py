@@ -21,7 +21,7 @@ from syncs import services
 from syncs.services import project_soft_delete
 from tests.browser.conftest import WebServer
 from tests.browser.support import wait_for
-from tests.factories import api_key_for
+from tests.factories import MembershipFactory, api_key_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +52,8 @@ def streams_web(django_db_setup, django_db_blocker, tmp_path_factory, session_ce
 def synced(owner, make_repo, sync_now):
     repo = make_repo()
     repo.write("app/billing.py", "def compute_invoice_total(lines):\n    return sum(lines)\n").commit()
-    sync = services.project_sync_link(owner=owner, repository=repo.url, branch="main")
+    with tenancy.acting_as(owner):
+        sync = services.project_sync_link(owner=owner, repository=repo.url, branch="main")
     sync_now(sync)
     return sync
 
@@ -151,7 +152,7 @@ def test_streams_past_the_bounds_are_refused_with_429_and_503(streams_web, synce
         from django.contrib.auth import get_user_model
 
         get_user_model().objects.create_user("second", password="second-password")
-        Membership.objects.create(project=synced.project, user=get_user_model().objects.get(username="second"), role=Membership.Role.VIEWER)
+        MembershipFactory(project=synced.project, user=get_user_model().objects.get(username="second"), role=Membership.Role.VIEWER)
         second = session_cookie("second", "second-password")
         more = [Stream(streams_web, path, second) for _ in range(STREAMS_MAX - PER_USER)]
         assert all(stream.status == 200 for stream in more)
@@ -169,7 +170,7 @@ def test_streams_past_the_bounds_are_refused_with_429_and_503(streams_web, synce
 @pytest.mark.parametrize("revoke", ["membership removed", "user deactivated", "project deleted"])
 def test_an_open_stream_ends_when_its_reader_loses_the_right(streams_web, synced, owner, django_user_model, revoke):
     member = django_user_model.objects.create_user("member", password="member-password")
-    Membership.objects.create(project=synced.project, user=member, role=Membership.Role.VIEWER)
+    MembershipFactory(project=synced.project, user=member, role=Membership.Role.VIEWER)
     stream = Stream(streams_web, f"/events/projects/?project={synced.project.uuid}", session_cookie("member", "member-password"))
     try:
         assert stream.status == 200

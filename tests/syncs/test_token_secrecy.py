@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django_eventstream.models import Event
 
+from nyxsync import tenancy
 from projects.services import project_github_token_set
 from syncs import services
 from syncs.models import SyncRun
@@ -23,7 +24,7 @@ from tests.api.conftest import client_for
 from tests.factories import ProjectFactory
 from tests.gitserver import GitHttp, _GitHttpHandler
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 TOKEN = "ghp_Pr0jectT0kenNeverToBeSeen0123456789"
 AUTHORIZATION = "Basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
 FORMS = [TOKEN, base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode(), base64.b64encode(TOKEN.encode()).decode()]
@@ -68,26 +69,32 @@ def leaks(text: str) -> list[str]:
 
 
 def sync(project_sync) -> SyncRun:
-    run, _ = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
-    return sync_run_execute(run.pk)
+    with tenancy.acting_for_project(project_sync.project_id):  # as the run's task does
+        run, _ = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
+        return sync_run_execute(run.pk)
 
 
 def test_the_token_reaches_git_and_nothing_else(make_repo, private_git, owner, git_cache, fast_model, every_log, admin_user):
     repo = make_repo()
     repo.write("app/billing.py", "def compute_invoice_total(lines):\n    return sum(lines)\n").commit()
     url = private_git.url(repo.name)
-    main = services.project_sync_link(owner=owner, repository=url, branch="main", name="private")
+    with tenancy.acting_as(owner):
+        main = services.project_sync_link(owner=owner, repository=url, branch="main", name="private")
     project = main.project
 
     without = sync(main)  # no token yet: the server refuses
     assert without.status == SyncRun.Status.FAILED and private_git.refused > 0
 
-    project_github_token_set(project=project, token=TOKEN)
+    with tenancy.acting_as(owner):
+        project_github_token_set(project=project, token=TOKEN)
     private_git.requests.clear()
     done = sync(main)
-    missing = sync(services.project_sync_add(project=project, branch="no-such-branch"))
-    services.project_sync_update_schedule(project_sync=main, auto_sync=True, auto_sync_interval_minutes=5)
-    [check] = project_syncs_check_due()
+    with tenancy.acting_as(owner):
+        added = services.project_sync_add(project=project, branch="no-such-branch")
+    missing = sync(added)
+    with tenancy.acting_as(owner):
+        services.project_sync_update_schedule(project_sync=main, auto_sync=True, auto_sync_interval_minutes=5)
+    [check] = project_syncs_check_due()  # as the beat task: for the system (the module's as_system)
 
     assert done.status == SyncRun.Status.SUCCEEDED, done.error
     assert missing.status == SyncRun.Status.FAILED and "no-such-branch" in missing.error
@@ -137,7 +144,8 @@ def test_the_token_reaches_git_and_nothing_else(make_repo, private_git, owner, g
 
 def test_the_token_is_encrypted_in_its_column(owner):
     project = ProjectFactory(owner=owner)
-    project_github_token_set(project=project, token=TOKEN)
+    with tenancy.acting_as(owner):
+        project_github_token_set(project=project, token=TOKEN)
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT github_token FROM projects_project WHERE id = %s", [project.pk])

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from projects.models import Membership, Project
 from syncs.models import SyncRun
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 
 @pytest.fixture

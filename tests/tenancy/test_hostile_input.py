@@ -8,7 +8,7 @@ from projects.models import Project
 from syncs.models import ProjectSync, SyncRun
 from tests.api.conftest import client_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
 HOSTILE_REPOSITORIES = [
     "file:///etc/passwd",

@@ -11,7 +11,7 @@ from nyxsync.checks import PROTECTED_TABLES, check_row_level_security
 from projects.models import Membership, WebhookDelivery
 from syncs.models import SyncRun
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
 # How to tell a row's project, per protected table.
 PROJECT_OF = {
