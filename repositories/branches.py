@@ -74,9 +74,9 @@ def _github_branches(repo, *, token: str | None) -> Branches:
         access = github.repository_access(repo.github_full_name, token=token)
     except github.GithubAccessError as exc:
         raise BranchesError(str(exc)) from exc
-    client = github.client(access.api_token)
+    client = github.client(access.api_token, lazy=True)
     try:
-        remote = client.get_repo(repo.github_full_name, lazy=True)
+        remote = client.get_repo(repo.github_full_name)
         names = [branch.name for _, branch in zip(range(MAX_BRANCHES), remote.get_branches(), strict=False)]
     except UnknownObjectException as exc:
         raise BranchesError(github.refusal(repo.github_full_name)) from exc

@@ -49,10 +49,13 @@ def refusal(full_name: str) -> str:
     )
 
 
-def client(token: str | None):
+def client(token: str | None, *, lazy: bool = False):
+    """A PyGithub client; `lazy` objects make no request until an attribute needs one."""
     from github import Auth, Github
 
-    return Github(base_url=settings.GITHUB_API_URL, auth=Auth.Token(token) if token else None, timeout=TIMEOUT_SECONDS, retry=None)
+    return Github(
+        base_url=settings.GITHUB_API_URL, auth=Auth.Token(token) if token else None, timeout=TIMEOUT_SECONDS, retry=None, lazy=lazy
+    )
 
 
 def repository_access(full_name: str, *, token: str | None) -> RepositoryAccess:
