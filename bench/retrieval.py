@@ -119,7 +119,7 @@ def _synced(model: str, url: str):
 
     from syncs.models import ProjectSync, SyncRun
     from syncs.pipeline import sync_run_execute
-    from syncs.services import project_sync_link, sync_run_enqueue
+    from syncs.services import project_link, sync_run_enqueue
 
     name = f"cosqa-{model}"
     existing = ProjectSync.objects.filter(project__name=name, live_generation__gt=0).first()
@@ -127,7 +127,7 @@ def _synced(model: str, url: str):
         return existing, None
     user, _ = get_user_model().objects.get_or_create(username="bench-retrieval")
     with override_settings(NYXSYNC_EMBEDDING_MODEL=model):  # the branch's model, as a new branch gets it
-        sync = project_sync_link(owner=user, repository=url, branch="main", name=name)
+        sync = project_link(owner=user, repository=url, branch="main", name=name)
     started = time.monotonic()
     run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
     run = sync_run_execute(run.pk)

@@ -123,9 +123,9 @@ def _start_workers(count: int, threads: int, database_url: str, work: Path) -> l
 
 def _timed_sync(user, repo_url: str, name: str):
     from syncs.models import SyncRun
-    from syncs.services import project_sync_link, sync_run_enqueue
+    from syncs.services import project_link, sync_run_enqueue
 
-    sync = project_sync_link(owner=user, repository=repo_url, branch="main", name=name)
+    sync = project_link(owner=user, repository=repo_url, branch="main", name=name)
     started = time.monotonic()
     run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND)
     while run.is_active:
@@ -156,7 +156,7 @@ def search_part(target: int, queries: int) -> None:
     from embeddings.manifest import StagedFile, manifest_stage
     from embeddings.vectors import embedding_model_register, vectors_write
     from syncs.models import ProjectSync
-    from syncs.services import project_sync_link
+    from syncs.services import project_link
 
     settings.NYXSYNC_EMBEDDING_MODEL = "hashing-256"
     existing = ProjectSync.objects.filter(project__name="big", live_generation=1).first()
@@ -173,7 +173,7 @@ def search_part(target: int, queries: int) -> None:
     print(f"\nsearch: {len(files)} files, {chunk_count} chunks of real code (chunked in {time.monotonic() - started:.1f} s)")
 
     user = get_user_model().objects.create_user("bench-search")
-    sync = project_sync_link(owner=user, repository="git://127.0.0.1:9/big.git", branch="main", name="big")
+    sync = project_link(owner=user, repository="git://127.0.0.1:9/big.git", branch="main", name="big")
     manifest_stage(sync, generation=1, retire_ids=[], files=[StagedFile(**vars(f)) for f in files])
     backend = get_backend("hashing-256")
     model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
@@ -325,7 +325,7 @@ def sync_child(database_url: str, repository: str, username: str) -> None:
     from nyxsync import tenancy
     from syncs.models import SyncRun
     from syncs.pipeline import sync_run_execute
-    from syncs.services import project_sync_link, sync_run_enqueue
+    from syncs.services import project_link, sync_run_enqueue
 
     tenancy.act_as_system_by_default()  # as manage.py does; the run itself acts for its project
     backend = get_backend("hashing-256")
@@ -340,7 +340,7 @@ def sync_child(database_url: str, repository: str, username: str) -> None:
 
     backend.embed = timed_embed
     user = get_user_model().objects.create_user(username)
-    project_sync = project_sync_link(owner=user, repository=repository, branch="main", name=username)
+    project_sync = project_link(owner=user, repository=repository, branch="main", name=username)
     run, _ = sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
     started = time.perf_counter()
     run = sync_run_execute(run.pk)

@@ -121,7 +121,7 @@ def timed_sync(user, repo_url: str, name: str):
     from embeddings.backends import get_backend
     from syncs.models import SyncRun
     from syncs.pipeline import sync_run_execute
-    from syncs.services import project_sync_link, sync_run_enqueue
+    from syncs.services import project_link, sync_run_enqueue
 
     backend = get_backend(settings.NYXSYNC_EMBEDDING_MODEL)
     inside = [0.0]
@@ -136,7 +136,7 @@ def timed_sync(user, repo_url: str, name: str):
 
     backend.embed = timed_embed
     try:
-        sync = project_sync_link(owner=user, repository=repo_url, branch="main", name=name)
+        sync = project_link(owner=user, repository=repo_url, branch="main", name=name)
         run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
         started = time.perf_counter()
         run = sync_run_execute(run.pk)

@@ -52,7 +52,7 @@ def _run(args, sources: list[Path], work: Path, url: str, bare: Path) -> None:
     from django.contrib.auth import get_user_model
 
     from embeddings.backends import get_backend
-    from syncs.services import project_sync_link
+    from syncs.services import project_link
 
     backend = get_backend(args.model)
     started = time.monotonic()
@@ -65,7 +65,7 @@ def _run(args, sources: list[Path], work: Path, url: str, bare: Path) -> None:
     sync = None
     for index, (version, source) in enumerate(zip(args.versions, sources, strict=True)):
         commit_tree(work / "tree", source, bare, version)
-        sync = sync or project_sync_link(owner=user, repository=url, branch="main", name=args.package)
+        sync = sync or project_link(owner=user, repository=url, branch="main", name=args.package)
         run, wall, model_seconds = _sync(sync, model_clock)
         if index == 0:
             _print_full(run, wall, model_seconds, backend)

@@ -200,18 +200,12 @@ class ProjectCreateApi(BaseApi):
         tags=["projects"],
     )
     def post(self, request):
-        from syncs.services import project_link_new
+        from syncs.services import project_link
 
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token = serializer.validated_data.pop("github_token", None)
-        services.github_token_validate(token)  # before anything is created
-        sync = project_link_new(owner=request.user, token=token, **serializer.validated_data)
-        if token:
-            services.project_github_token_set(project=sync.project, token=token)
-        secret = services.project_webhook_secret_rotate(project=sync.project)
-        project = _projects(Project.objects.filter(pk=sync.project_id)).get()
-        project.webhook_secret = secret
+        project_sync = project_link(owner=request.user, new=True, **serializer.validated_data)
+        project = _projects(Project.objects.filter(pk=project_sync.project_id)).get()  # with its secret, shown this once
         data = self.OutputSerializer(project, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)
 

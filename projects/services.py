@@ -24,13 +24,30 @@ class ProjectError(DomainError, ValueError):
     """A request about a project that cannot be done; the message says why."""
 
 
-def project_create(*, owner, name: str, repository: str) -> Project:
+class ProjectForbidden(ProjectError):
+    """The actor may not do this to the project (or to its owner's projects)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+def project_create(*, owner, name: str, repository: str, github_token: str | None = None) -> Project:
+    """A new project, born with its webhook secret (project.webhook_secret, for the caller to
+    show once) and, if given, its repository token (checked by the caller, which is
+    syncs.services.project_link)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise ProjectError("a project name has 1 to 100 characters")
     try:
         with transaction.atomic():
-            return Project.objects.create(owner=owner, name=name, repository=repository)
+            return Project.objects.create(
+                owner=owner,
+                name=name,
+                repository=repository,
+                webhook_secret=secrets.token_urlsafe(32),
+                github_token=github_token or None,
+                github_token_host=token_host_for(repository) if github_token else "",
+            )
     except IntegrityError as exc:
         raise ProjectError(f"you already have a project named {name!r}") from exc
 

@@ -31,10 +31,10 @@ from projects.services import ProjectError
 from repositories.branches import BranchesError, user_repository_branches
 from repositories.connections import github_connection_of
 from repositories.input import InvalidInput
+from syncs import services as syncs_services
 from syncs.events import project_channel, run_event
 from syncs.models import SyncRun
 from syncs.selectors import project_sync_list, sync_run_list, sync_runs_current
-from syncs.services import project_sync_link
 from syncs.views import MAX_STREAM_CHANNELS, json_not_found, run_panel
 
 # One page of projects is one stream (django-eventstream takes at most 10 channels per stream,
@@ -105,16 +105,20 @@ def project_link(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            sync = project_sync_link(owner=request.user, repository=data["repository"], branch=data["branch"], name=data["name"] or None)
+            project_sync = syncs_services.project_link(
+                owner=request.user, repository=data["repository"], branch=data["branch"], name=data["name"] or None
+            )
         except ProjectError as exc:
             form.add_error("name", str(exc))
         except InvalidInput as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(
-                request, f"Linked {sync.project.repository} on branch {sync.branch}. Press Sync to embed it.", extra_tags="dismiss-on-run"
+                request,
+                f"Linked {project_sync.project.repository} on branch {project_sync.branch}. Press Sync to embed it.",
+                extra_tags="dismiss-on-run",
             )
-            return redirect("projects:detail", project=sync.project.uuid)
+            return redirect("projects:detail", project=project_sync.project.uuid)
     return render(request, "projects/link.html", {"form": form, "github_connection": github_connection_of(request.user)})
 
 

@@ -15,7 +15,8 @@ from nyxsync import tenancy
 from nyxsync.celery import app as celery_app
 from nyxsync.errors import DomainError
 from projects.models import Project
-from projects.services import ProjectError, project_create
+from projects.permissions import can_sync
+from projects.services import ProjectError, ProjectForbidden, github_token_validate, project_create
 from repositories.github import repository_access
 from repositories.input import normalize_repository, validate_branch
 from repositories.tokens import repository_token, url_host, user_github_token
@@ -24,43 +25,6 @@ from syncs.models import ProjectSync, SyncRun
 from syncs.runs import project_refresh_status, sync_runs_mark_lost
 
 logger = logging.getLogger(__name__)
-
-
-def repository_access_check(*, owner, repo, project=None, token: str | None = None) -> None:
-    """A GitHub repository is linked only if GitHub lets the linker read it: with `token` (given
-    with the link), else the project's token or the owner's GitHub connection (bound to their
-    hosts), else anonymously, which passes only public repositories. Raises
-    repositories.github.GithubAccessError (an InvalidInput) in one line; other hosts pass here
-    (their fetch decides)."""
-    if not repo.github_full_name:
-        return
-    if not token:
-        host = url_host(repo.url)
-        token = repository_token(project=project, url=repo.url) if project else user_github_token(owner.pk, host=host)
-    repository_access(repo.github_full_name, token=token)
-
-
-def project_sync_link(*, owner, repository: str, branch: str, name: str | None = None) -> ProjectSync:
-    """The owner's project for `repository` (created if needed) and its branch `branch`.
-    Raises repositories.input.InvalidInput or projects.services.ProjectError, changing nothing."""
-    repo = normalize_repository(repository)
-    branch = validate_branch(branch)
-    name = name or repo.display.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-    existing = Project.objects.filter(owner=owner, name=name, deleted_at__isnull=True).first()
-    repository_access_check(owner=owner, repo=repo, project=existing)  # asks GitHub: outside the transaction
-    with transaction.atomic():
-        project = Project.objects.filter(owner=owner, name=name, deleted_at__isnull=True).first()
-        if project is None:
-            project = project_create(owner=owner, name=name, repository=repo.display)
-        project_sync = ProjectSync.objects.filter(project=project, branch=branch).first()
-        if project_sync is None:
-            existing = project.syncs.first()
-            if existing is not None and existing.repository_url != repo.url:
-                raise ProjectError(f"project {name!r} is linked to {project.repository}, not {repo.display}")
-            project_sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)
-        elif project_sync.repository_url != repo.url:
-            raise ProjectError(f"project {name!r} is linked to {project.repository}, not {repo.display}")
-    return project_sync
 
 
 def sync_run_enqueue(
@@ -193,22 +157,63 @@ class SyncConflict(DomainError):
 MAX_AUTO_SYNC_INTERVAL_MINUTES = 7 * 24 * 60
 
 
-def project_link_new(
-    *, owner, repository: str, branch: str, name: str | None = None, token: str | None = None
+def _check_github_access(*, owner, repo, project=None, token: str | None = None) -> None:
+    """A GitHub repository is linked only if GitHub lets the linker read it: with `token` (given
+    with the link), else the project's token or the owner's GitHub connection (bound to their
+    hosts), else anonymously, which passes only public repositories. Raises
+    repositories.github.GithubAccessError (an InvalidInput) in one line; other hosts pass here
+    (their fetch decides)."""
+    if not repo.github_full_name:
+        return
+    if not token:
+        host = url_host(repo.url)
+        token = repository_token(project=project, url=repo.url) if project else user_github_token(owner.pk, host=host)
+    repository_access(repo.github_full_name, token=token)
+
+
+def project_link(
+    *, owner, repository: str, branch: str, name: str | None = None, github_token: str | None = None, new: bool = False, by=None
 ) -> ProjectSync:
-    """A new project for `repository` with its first branch. Unlike project_sync_link, an existing
-    project of the same name is an error (ProjectError), not reused. `token`: the project token
-    the caller will set, which may be what lets the owner read the repository. Changes nothing on
-    error."""
+    """Link `repository`'s branch `branch` to the owner's project `name` (default: the
+    repository's name): the one way in for the API, the link page, `manage.py sync` and the tests.
+    The project is created if the owner has none of that name (with `new`, one of that name is an
+    error instead), born with its webhook secret (project.webhook_secret, which the API shows
+    once) and `github_token`, its repository token (which may be what lets the owner read the
+    repository). `by`, who links (default: the owner), must be the owner to create a project and
+    may otherwise sync it. All is checked before anything is written, and written in one
+    transaction: on error (InvalidInput, ProjectError, ProjectForbidden) nothing changes."""
     repo = normalize_repository(repository)
     branch = validate_branch(branch)
+    github_token_validate(github_token)
     name = name or repo.display.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-    repository_access_check(owner=owner, repo=repo, token=token)
+    existing = Project.objects.filter(owner=owner, name=name, deleted_at__isnull=True).first()
+    if existing is not None and new:
+        raise ProjectError(f"you already have a project named {name!r}")
+    _check_may_link(by or owner, owner=owner, project=existing)
+    _check_github_access(owner=owner, repo=repo, project=existing, token=github_token)  # asks GitHub: outside the transaction
     with transaction.atomic():
-        project = project_create(owner=owner, name=name, repository=repo.display)
-        project_sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)
-    logger.info("project.linked", extra={"project_id": str(project.uuid), "project_sync_id": str(project_sync.uuid)})
+        project = Project.objects.filter(owner=owner, name=name, deleted_at__isnull=True).first()
+        if project is None:
+            project = project_create(owner=owner, name=name, repository=repo.display, github_token=github_token)
+        elif new:
+            raise ProjectError(f"you already have a project named {name!r}")
+        project_sync = ProjectSync.objects.filter(project=project, branch=branch).first()
+        linked_url = project_sync.repository_url if project_sync else getattr(project.syncs.first(), "repository_url", repo.url)
+        if linked_url != repo.url:
+            raise ProjectError(f"project {name!r} is linked to {project.repository}, not {repo.display}")
+        if project_sync is None:
+            project_sync = ProjectSync.objects.create(project=project, repository_url=repo.url, branch=branch)
+            logger.info("project.linked", extra={"project_id": str(project.uuid), "project_sync_id": str(project_sync.uuid)})
     return project_sync
+
+
+def _check_may_link(by, *, owner, project: Project | None) -> None:
+    # Before anything is written: a refused link leaves no project or branch behind.
+    if project is not None:
+        if not can_sync(by, project):
+            raise ProjectForbidden(f"{by.get_username()} may not sync project {project.name!r}")
+    elif by.pk != owner.pk and not by.is_superuser:
+        raise ProjectForbidden(f"{by.get_username()} may not sync {owner.get_username()}'s projects")
 
 
 def project_sync_add(

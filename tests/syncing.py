@@ -37,6 +37,6 @@ def link(owner):
 
     def make(repo, branch: str = "main", name: str | None = None, user=None):
         with tenancy.acting_as(user or owner):
-            return services.project_sync_link(owner=user or owner, repository=repo.url, branch=branch, name=name or repo.name)
+            return services.project_link(owner=user or owner, repository=repo.url, branch=branch, name=name or repo.name)
 
     return make

@@ -166,9 +166,9 @@ def world(owner, outsider, django_user_model, make_repo, git_cache, fast_model):
     theirs_repo.write("pricing.py", THEIRS).commit()
 
     with tenancy.acting_as(owner):
-        mine = services.project_sync_link(owner=owner, repository=repo.url, branch="main", name="mine")
+        mine = services.project_link(owner=owner, repository=repo.url, branch="main", name="mine")
     with tenancy.acting_as(outsider):
-        theirs = services.project_sync_link(owner=outsider, repository=theirs_repo.url, branch="main", name="theirs")
+        theirs = services.project_link(owner=outsider, repository=theirs_repo.url, branch="main", name="theirs")
     synced(mine)
     synced(theirs)
     viewer = django_user_model.objects.create_user("viewer", "viewer@example.com", "viewer-password")

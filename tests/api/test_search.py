@@ -24,9 +24,9 @@ def synced(owner, outsider, make_repo, git_cache, settings):
     theirs.write("invoice.py", "def compute_invoice_total(rows):\n    return 0\n").commit()
 
     syncs = {
-        "main": services.project_sync_link(owner=owner, repository=repo.url, branch="main", name="mine"),
-        "dev": services.project_sync_link(owner=owner, repository=repo.url, branch="dev", name="mine"),
-        "theirs": services.project_sync_link(owner=outsider, repository=theirs.url, branch="main", name="theirs"),
+        "main": services.project_link(owner=owner, repository=repo.url, branch="main", name="mine"),
+        "dev": services.project_link(owner=owner, repository=repo.url, branch="dev", name="mine"),
+        "theirs": services.project_link(owner=outsider, repository=theirs.url, branch="main", name="theirs"),
     }
     for sync in syncs.values():
         run, _ = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)

@@ -29,7 +29,7 @@ def visit(page, path: str) -> list[str]:
 def test_the_pages_admin_and_api_docs_run_without_a_policy_violation(new_page, celery_worker, admin_user, owner, make_repo, sync_now):
     repo = make_repo()
     repo.write("app/billing.py", "def compute_invoice_total(lines):\n    return sum(lines)\n").commit()
-    sync = services.project_sync_link(owner=owner, repository=repo.url, branch="main")
+    sync = services.project_link(owner=owner, repository=repo.url, branch="main")
     run = sync_now(sync)
     project = sync.project
 

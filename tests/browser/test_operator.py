@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("
 def test_an_operator_watches_a_run_live_in_the_admin(new_page, celery_worker, admin_user, owner, make_repo, git_http, gate, fast_model):
     repo = make_repo()
     repo.write("app/main.py", "def main():\n    return 42\n").commit()
-    sync = services.project_sync_link(owner=owner, repository=git_http.url(repo.name), branch="main")
+    sync = services.project_link(owner=owner, repository=git_http.url(repo.name), branch="main")
     git_http.on_request = gate  # the fetch waits until the operator is watching
     run, _ = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.PAGE, requested_by=owner)
     wait_for(lambda: SyncRun.objects.filter(pk=run.pk, phase=SyncRun.Phase.FETCH).exists(), what="the fetch phase")
@@ -45,7 +45,7 @@ def test_an_operator_watches_a_run_live_in_the_admin(new_page, celery_worker, ad
 
 
 def test_a_failed_run_shows_its_error_and_phase_in_the_admin(new_page, celery_worker, admin_user, owner, git_daemon, fast_model):
-    sync = services.project_sync_link(owner=owner, repository=git_daemon.url("missing-repo"), branch="main")
+    sync = services.project_link(owner=owner, repository=git_daemon.url("missing-repo"), branch="main")
     run, _ = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.ADMIN)
     run = wait_for(lambda: SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.FAILED).first(), what="the failure")
 

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.usefixtures("
 def test_a_second_user_sees_nothing_of_the_first_users_project(new_page, celery_worker, owner, outsider, make_repo, fast_model):
     repo = make_repo()
     repo.write("secret.py", "def launch_codes():\n    return 'hunter2'\n").commit()
-    sync = services.project_sync_link(owner=owner, repository=repo.url, branch="main", name="secret-project")
+    sync = services.project_link(owner=owner, repository=repo.url, branch="main", name="secret-project")
     project = sync.project
 
     page = new_page()

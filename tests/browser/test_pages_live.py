@@ -102,7 +102,7 @@ def test_the_project_page_follows_a_run_to_the_end_and_reads_as_a_reload(new_pag
 
 
 def test_a_failed_run_says_why_on_the_page_and_the_list(new_page, celery_worker, owner, git_daemon, fast_model):
-    sync = services.project_sync_link(owner=owner, repository=git_daemon.url("gone-repo"), branch="main")
+    sync = services.project_link(owner=owner, repository=git_daemon.url("gone-repo"), branch="main")
     page = new_page()
     login(page, "owner", "owner-password")
     listing = page.context.new_page()
@@ -131,7 +131,7 @@ def test_the_admin_run_list_gains_new_runs_and_the_change_page_reads_as_a_reload
 ):
     repo = make_repo()
     repo.write("app/main.py", "def main():\n    return 42\n").commit()
-    sync = services.project_sync_link(owner=owner, repository=git_http.url(repo.name), branch="main")
+    sync = services.project_link(owner=owner, repository=git_http.url(repo.name), branch="main")
     first, _ = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.ADMIN)
     wait_for(lambda: SyncRun.objects.filter(pk=first.pk, status=SyncRun.Status.SUCCEEDED).exists(), what="the first run")
 

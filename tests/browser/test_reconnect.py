@@ -16,7 +16,7 @@ def test_the_page_shows_the_true_final_state_after_the_server_restarts(
 ):
     repo = make_repo()
     repo.write("app/main.py", "def main():\n    return 42\n").write("app/util.py", "def util():\n    return 1\n").commit()
-    sync = services.project_sync_link(owner=owner, repository=git_http.url(repo.name), branch="main")
+    sync = services.project_link(owner=owner, repository=git_http.url(repo.name), branch="main")
     page = new_page()
     login(page, "owner", "owner-password")
     page.goto(f"/projects/{sync.project.uuid}/")

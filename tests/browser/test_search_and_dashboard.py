@@ -40,7 +40,7 @@ def project(owner, make_repo, fast_model, git_cache):
                "    raise RefusedMigration(operation)\n\n\n" + helpers)  # fmt: skip
     repo.write("tests/test_invoices.py", "def test_refuse_migration():\n    assert refuse_migration is not None\n")
     repo.commit()
-    sync = services.project_sync_link(owner=owner, repository=repo.url, branch="main")
+    sync = services.project_link(owner=owner, repository=repo.url, branch="main")
     for _ in range(2):
         run, _ = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
         assert sync_run_execute(run.pk).status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.UP_TO_DATE)

@@ -39,7 +39,7 @@ def read_events(response, into: queue.Queue) -> None:
 def test_worker_events_reach_an_sse_client_of_the_asgi_server(web, transactional_db, celery_worker, owner, make_repo, fast_model):
     repo = make_repo()
     repo.write("app/secret.py", f"KEY = '{SECRET}'\n").write("app/other.py", "def other():\n    return 1\n").commit()
-    sync = services.project_sync_link(owner=owner, repository=repo.url, branch="main")
+    sync = services.project_link(owner=owner, repository=repo.url, branch="main")
     browserless = Client()
     browserless.force_login(owner)
     cookies = {"sessionid": browserless.cookies["sessionid"].value}

@@ -18,7 +18,7 @@ from embeddings.search import search
 from embeddings.vectors import embedding_model_register, vectors_write
 from nyxsync import tenancy
 from syncs.models import ProjectSync
-from syncs.services import project_sync_link
+from syncs.services import project_link
 from tests.factories import sha256
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
@@ -39,7 +39,7 @@ def staged_files(prefix: str, chunks: int, rng: random.Random) -> list[StagedFil
 
 
 def load(user, name: str, chunks: int, model, rng) -> ProjectSync:
-    sync = project_sync_link(owner=user, repository=f"git://127.0.0.1:9/{name}.git", branch="main", name=name)
+    sync = project_link(owner=user, repository=f"git://127.0.0.1:9/{name}.git", branch="main", name=name)
     files = staged_files(name, chunks, rng)
     manifest_stage(sync, generation=1, retire_ids=[], files=files)
     hashes = [piece.content_hash for file in files for piece in file.chunks]

@@ -44,7 +44,7 @@ def demo_repo(make_repo):
 def linked(owner, demo_repo, fast_model):
     """The owner's project for demo_repo, branch main, never synced."""
     with tenancy.acting_as(owner):
-        return services.project_sync_link(owner=owner, repository=demo_repo.url, branch="main")
+        return services.project_link(owner=owner, repository=demo_repo.url, branch="main")
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def test_it_shows_each_run_and_the_live_index_size(owner_client, synced, demo_re
     demo_repo.write("app/more.py", "def more():\n    return 1\n").commit()
     run, _ = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
     assert sync_run_execute(run.pk).status == SyncRun.Status.SUCCEEDED
-    broken = services.project_sync_link(owner=sync.project.owner, repository=git_daemon.url("gone"), branch="main", name="other")
+    broken = services.project_link(owner=sync.project.owner, repository=git_daemon.url("gone"), branch="main", name="other")
     failed, _ = services.sync_run_enqueue(project_sync=broken, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
     assert sync_run_execute(failed.pk).status == SyncRun.Status.FAILED
 
@@ -43,7 +43,7 @@ def test_it_shows_each_run_and_the_live_index_size(owner_client, synced, demo_re
 
 
 def test_failures_are_marked(owner_client, owner, git_daemon, fast_model, git_cache):
-    sync = services.project_sync_link(owner=owner, repository=git_daemon.url("gone"), branch="main")
+    sync = services.project_link(owner=owner, repository=git_daemon.url("gone"), branch="main")
     run, _ = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
     assert sync_run_execute(run.pk).status == SyncRun.Status.FAILED
     response = dashboard(owner_client, sync.project)

@@ -80,6 +80,7 @@ def test_linking_creates_the_project_and_its_branch(owner_client, owner, demo_re
     response = link(owner_client, demo_repo.url, branch="feature/x", name="demo")
     sync = ProjectSync.objects.get()
     assert (sync.project.owner, sync.project.name, sync.branch, sync.repository_url) == (owner, "demo", "feature/x", demo_repo.url)
+    assert len(sync.project.webhook_secret) >= 40  # born with it, as through every door (syncs.services.project_link)
     assert response.status_code == 302 and response["Location"] == reverse("projects:detail", kwargs={"project": sync.project.uuid})
 
 

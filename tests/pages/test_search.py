@@ -118,7 +118,7 @@ def tested(owner, tested_repo, fast_model, git_cache):
     from syncs.models import SyncRun
     from syncs.pipeline import sync_run_execute
 
-    sync = services.project_sync_link(owner=owner, repository=tested_repo.url, branch="main")
+    sync = services.project_link(owner=owner, repository=tested_repo.url, branch="main")
     run, _ = services.sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
     assert sync_run_execute(run.pk).status == SyncRun.Status.SUCCEEDED
     return sync.project

@@ -98,7 +98,7 @@ def test_bob_connected_to_github_still_cannot_link_what_his_account_cannot_read(
 
 def test_a_connected_user_links_syncs_and_searches_a_private_repository(github, alice, sync_now):
     github_connection_save(user=alice, token="gho_alice")
-    sync = services.project_sync_link(owner=alice, repository="corp/secret", branch="main")
+    sync = services.project_link(owner=alice, repository="corp/secret", branch="main")
     assert sync.repository_url == f"{github.url}/corp/secret.git"
     assert repository_token(project=sync.project, url=sync.repository_url) == "gho_alice"
 
@@ -120,7 +120,7 @@ def test_a_connected_user_links_syncs_and_searches_a_private_repository(github, 
 
 def test_disconnecting_stops_using_the_token(github, alice, sync_now):
     github_connection_save(user=alice, token="gho_alice")
-    sync = services.project_sync_link(owner=alice, repository="corp/secret", branch="main")
+    sync = services.project_link(owner=alice, repository="corp/secret", branch="main")
     page_client(alice).post(reverse("github_disconnect"))
     assert github_connection_of(alice) is None
     assert repository_token(project=sync.project, url=sync.repository_url) is None
@@ -133,7 +133,7 @@ def test_tokens_go_to_the_host_they_were_set_for_only(github, alice, fast_model)
     from projects.services import project_github_token_set
 
     github_connection_save(user=alice, token="gho_alice")
-    sync = services.project_sync_link(owner=alice, repository="corp/secret", branch="main")
+    sync = services.project_link(owner=alice, repository="corp/secret", branch="main")
     project_github_token_set(project=sync.project, token="ghp_project")
     assert repository_token(project=sync.project, url=sync.repository_url) == "ghp_project"
     # The branch's URL changed later (the admin could): neither token follows it there.

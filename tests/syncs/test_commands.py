@@ -32,6 +32,7 @@ def test_sync_links_the_repository_and_prints_a_json_summary(make_repo, owner, g
     assert {"run_id", "files_skipped", "chunks_reused", "chunks_deleted", "seconds"} <= set(summary)
     project = Project.objects.get(owner=owner)
     assert project.name == "widgets" and project.sync_status == Project.SyncStatus.SYNCED
+    assert len(project.webhook_secret) >= 40  # born with it, through the one project_link
     assert sync_json(repo=repo.url, branch="main", owner="owner")["status"] == "up_to_date"
 
     out = io.StringIO()

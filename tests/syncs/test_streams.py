@@ -53,7 +53,7 @@ def synced(owner, make_repo, sync_now):
     repo = make_repo()
     repo.write("app/billing.py", "def compute_invoice_total(lines):\n    return sum(lines)\n").commit()
     with tenancy.acting_as(owner):
-        sync = services.project_sync_link(owner=owner, repository=repo.url, branch="main")
+        sync = services.project_link(owner=owner, repository=repo.url, branch="main")
     sync_now(sync)
     return sync
 

@@ -79,7 +79,7 @@ def test_the_token_reaches_git_and_nothing_else(make_repo, private_git, owner, g
     repo.write("app/billing.py", "def compute_invoice_total(lines):\n    return sum(lines)\n").commit()
     url = private_git.url(repo.name)
     with tenancy.acting_as(owner):
-        main = services.project_sync_link(owner=owner, repository=url, branch="main", name="private")
+        main = services.project_link(owner=owner, repository=url, branch="main", name="private")
     project = main.project
 
     without = sync(main)  # no token yet: the server refuses

@@ -46,6 +46,17 @@ def test_a_viewer_may_search_but_not_sync_or_cancel(alice_project, django_user_m
         call_command("cancel", alice_project["run"], as_user="vera")
 
 
+def test_a_viewer_asking_for_a_new_branch_is_refused_before_anything_is_linked(alice_project, django_user_model):
+    project = Project.objects.get(name="shop")
+    Membership.objects.create(project=project, user=django_user_model.objects.create_user("vera"), role=Membership.Role.VIEWER)
+
+    with pytest.raises(CommandError, match="^vera may not sync project 'shop'$"):
+        call_command("sync", repo=alice_project["repo"].url, branch="dev", owner="alice", json=True, inline=True, as_user="vera")
+
+    assert list(project.syncs.values_list("branch", flat=True)) == ["main"]
+    assert SyncRun.objects.count() == 1
+
+
 def test_a_stranger_cannot_sync_into_or_see_runs_of_another_project(alice_project):
     with pytest.raises(CommandError, match="bob may not sync alice's projects"):
         call_command("sync", repo=alice_project["repo"].url, branch="dev", owner="alice", project="shop", json=True, inline=True, as_user="bob")

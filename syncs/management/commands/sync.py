@@ -5,11 +5,10 @@ import threading
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import ProgrammingError, connection
+from django.db import connection
 
 from nyxsync.management.lookup import acting_from_options, add_as_argument, quiet_logs, split_owner, user_by_username
 from projects.management.lookup import PROJECT_HELP, project_from_option_or_none
-from projects.permissions import can_sync
 from projects.services import ProjectError
 from repositories.input import InvalidInput
 from syncs import services
@@ -39,13 +38,9 @@ class Command(BaseCommand):
     def _handle(self, options, user):
         owner, name = self._owner_and_name(options, user)
         try:
-            project_sync = services.project_sync_link(owner=owner, repository=options["repo"], branch=options["branch"], name=name)
+            project_sync = services.project_link(owner=owner, repository=options["repo"], branch=options["branch"], name=name, by=user)
         except (InvalidInput, ProjectError) as exc:
             raise CommandError(str(exc)) from exc
-        except ProgrammingError as exc:  # row-level security: --as someone who may not write there
-            raise CommandError(f"{user.get_username()} may not sync {owner.get_username()}'s projects") from exc
-        if user is not None and not can_sync(user, project_sync.project):
-            raise CommandError(f"{user.get_username()} may not sync project {project_sync.project.name!r}")
 
         inline = options["inline"] or not _worker_available()
         if inline and not options["inline"] and not options["json"]:
