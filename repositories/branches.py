@@ -68,29 +68,17 @@ def user_repository_branches(user, repository: str) -> Branches:
 
 
 def _github_branches(repo, *, token: str | None) -> Branches:
-    from github import BadCredentialsException, GithubException, UnknownObjectException
+    from github import UnknownObjectException
 
     try:
         access = github.repository_access(repo.github_full_name, token=token)
     except github.GithubAccessError as exc:
         raise BranchesError(str(exc)) from exc
-    client = github.client(access.api_token, lazy=True)
-    try:
-        remote = client.get_repo(repo.github_full_name)
-        names = [branch.name for _, branch in zip(range(MAX_BRANCHES), remote.get_branches(), strict=False)]
-    except UnknownObjectException as exc:
-        raise BranchesError(github.refusal(repo.github_full_name)) from exc
-    except BadCredentialsException as exc:
-        raise BranchesError("GitHub refused the token") from exc
-    except GithubException as exc:
-        raise BranchesError(f"GitHub answered {exc.status} for {repo.github_full_name}") from exc
-    except OSError as exc:
-        raise BranchesError(f"GitHub is not reachable ({type(exc).__name__})") from exc
-    finally:
-        client.close()
+    with github.asking(access.api_token, about=f"for {repo.github_full_name}", refused="GitHub refused the token", error=BranchesError, lazy=True) as client:
+        try:
+            remote = client.get_repo(repo.github_full_name)
+            names = [branch.name for _, branch in zip(range(MAX_BRANCHES), remote.get_branches(), strict=False)]
+        except UnknownObjectException as exc:
+            raise BranchesError(github.refusal(repo.github_full_name)) from exc
     default = access.repository.default_branch
-    names.sort()
-    if default in names:
-        names.remove(default)
-        names.insert(0, default)
-    return Branches(repo.display, default, names)
+    return Branches(repo.display, default, list(git.BranchList(names, default)))

@@ -75,11 +75,16 @@ class TreeEntry:
 
 
 class BranchList(list[str]):
-    """Branch names, the default branch first; `default` is None when the remote does not say."""
+    """Branch names sorted, the default branch first (git's and GitHub's listings alike);
+    `default` is None when the remote does not say or has no such branch."""
 
     def __init__(self, names: Iterable[str], default: str | None):
+        names = sorted(names)
+        if default in names:
+            names.remove(default)
+            names.insert(0, default)
         super().__init__(names)
-        self.default = default
+        self.default = default if default in names else None
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -121,11 +126,7 @@ def remote_head(url: str, branch: str, *, token: str | None = None, timeout: flo
 def list_branches(url: str, *, token: str | None = None, timeout: float | None = None) -> BranchList:
     """The remote's branches, its default branch first and the rest sorted."""
     refs, default = _ls_remote(remote_for(_repository(url), token), ["HEAD", "refs/heads/*"], deadline=Deadline.after(timeout))
-    names = sorted(ref.removeprefix("refs/heads/") for ref in refs if ref.startswith("refs/heads/"))
-    if default in names:
-        names.remove(default)
-        names.insert(0, default)
-    return BranchList(names, default if default in names else None)
+    return BranchList((ref.removeprefix("refs/heads/") for ref in refs if ref.startswith("refs/heads/")), default)
 
 
 def ls_tree(source: str | Path, commit: str, *, timeout: float | None = None) -> list[TreeEntry]:

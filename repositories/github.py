@@ -11,6 +11,7 @@ says nothing about what exists."""
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -58,10 +59,30 @@ def client(token: str | None, *, lazy: bool = False):
     )
 
 
+@contextmanager
+def asking(token: str | None, *, about: str, refused: str | None = None, error: type[Exception] = GithubAccessError, lazy: bool = False):
+    """A client for one question to GitHub, whose failures become `error` in one line: `about`
+    says what was asked ("GitHub answered 502 {about}"), `refused` what a refused token means
+    (None: GitHub's status says it)."""
+    from github import BadCredentialsException, GithubException, RateLimitExceededException
+
+    github = client(token, lazy=lazy)
+    try:
+        yield github
+    except RateLimitExceededException as exc:
+        raise error("GitHub's rate limit is used up; try again later") from exc
+    except GithubException as exc:
+        if refused and isinstance(exc, BadCredentialsException):
+            raise error(refused) from exc
+        raise error(f"GitHub answered {exc.status} {about}") from exc
+    except OSError as exc:
+        raise error(f"GitHub is not reachable ({type(exc).__name__})") from exc
+    finally:
+        github.close()
+
+
 def repository_access(full_name: str, *, token: str | None) -> RepositoryAccess:
     """May the holder of `token` (None: anybody) read `full_name`? Raises GithubAccessError."""
-    from github import RateLimitExceededException
-
     if token:
         return RepositoryAccess(_repository(full_name, token=token), token)
     try:
@@ -71,10 +92,7 @@ def repository_access(full_name: str, *, token: str | None) -> RepositoryAccess:
         # only for a public repository (it may read private ones nobody here has a right to).
         if not settings.GITHUB_TOKEN:
             raise GithubAccessError("GitHub's rate limit for anonymous requests is used up; try again later") from None
-        try:
-            found = _repository(full_name, token=settings.GITHUB_TOKEN)
-        except RateLimitExceededException:
-            raise GithubAccessError("GitHub's rate limit is used up; try again later") from None
+        found = _repository(full_name, token=settings.GITHUB_TOKEN)
     if found.private:
         raise GithubAccessError(refusal(full_name))
     return RepositoryAccess(found, settings.GITHUB_TOKEN or None)
@@ -85,28 +103,19 @@ class _RateLimited(Exception):
 
 
 def _repository(full_name: str, *, token: str | None) -> GithubRepository:
-    from github import BadCredentialsException, GithubException, RateLimitExceededException, UnknownObjectException
+    from github import GithubException, RateLimitExceededException, UnknownObjectException
 
-    github = client(token)
-    try:
-        remote = github.get_repo(full_name)
+    refused = "GitHub refused the token (revoked or expired): connect GitHub again, or set a new token"
+    with asking(token, about=f"for {full_name}", refused=refused) as github:
+        try:
+            remote = github.get_repo(full_name)
+        except UnknownObjectException as exc:
+            raise GithubAccessError(refusal(full_name)) from exc
+        except GithubException as exc:
+            if token is None and (isinstance(exc, RateLimitExceededException) or exc.status == 403):
+                raise _RateLimited() from exc
+            raise
         return GithubRepository(remote.full_name, bool(remote.private), remote.default_branch or "", remote.description or "")
-    except UnknownObjectException as exc:
-        raise GithubAccessError(refusal(full_name)) from exc
-    except BadCredentialsException as exc:
-        raise GithubAccessError("GitHub refused the token (revoked or expired): connect GitHub again, or set a new token") from exc
-    except RateLimitExceededException as exc:
-        if token is None:
-            raise _RateLimited() from exc
-        raise
-    except GithubException as exc:
-        if exc.status == 403 and token is None:
-            raise _RateLimited() from exc
-        raise GithubAccessError(f"GitHub answered {exc.status} for {full_name}") from exc
-    except OSError as exc:
-        raise GithubAccessError(f"GitHub is not reachable ({type(exc).__name__})") from exc
-    finally:
-        github.close()
 
 
 @dataclass(frozen=True)
@@ -120,10 +129,8 @@ class RepositoryPage:
 def user_repositories(token: str, *, query: str = "", page: int = 1) -> RepositoryPage:
     """The repositories the token's user can read (theirs, their organisations', shared with
     them), most recently pushed first, filtered by `query` (in the name), PICKER_PAGE a page."""
-    from github import BadCredentialsException, GithubException
-
-    github = client(token)
-    try:
+    refused = "GitHub refused your connection's token (revoked?): connect GitHub again"
+    with asking(token, about="listing your repositories", refused=refused) as github:
         listed = github.get_user().get_repos(sort="pushed", direction="desc")
         found = []
         for number, remote in enumerate(listed):
@@ -131,14 +138,6 @@ def user_repositories(token: str, *, query: str = "", page: int = 1) -> Reposito
                 break
             if query.lower() in remote.full_name.lower():
                 found.append(GithubRepository(remote.full_name, bool(remote.private), remote.default_branch or "", remote.description or ""))
-    except BadCredentialsException as exc:
-        raise GithubAccessError("GitHub refused your connection's token (revoked?): connect GitHub again") from exc
-    except GithubException as exc:
-        raise GithubAccessError(f"GitHub answered {exc.status} listing your repositories") from exc
-    except OSError as exc:
-        raise GithubAccessError(f"GitHub is not reachable ({type(exc).__name__})") from exc
-    finally:
-        github.close()
     pages = max((len(found) + PICKER_PAGE - 1) // PICKER_PAGE, 1)
     page = min(max(page, 1), pages)
     return RepositoryPage(found[(page - 1) * PICKER_PAGE : page * PICKER_PAGE], page, pages, len(found))
@@ -146,14 +145,5 @@ def user_repositories(token: str, *, query: str = "", page: int = 1) -> Reposito
 
 def user_login(token: str) -> str:
     """The GitHub login of the token's user (raises GithubAccessError)."""
-    from github import GithubException
-
-    github = client(token)
-    try:
+    with asking(token, about="for the new connection") as github:
         return github.get_user().login
-    except GithubException as exc:
-        raise GithubAccessError(f"GitHub answered {exc.status} for the new connection") from exc
-    except OSError as exc:
-        raise GithubAccessError(f"GitHub is not reachable ({type(exc).__name__})") from exc
-    finally:
-        github.close()
