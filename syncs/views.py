@@ -90,29 +90,20 @@ def run_panel(run: SyncRun | None) -> dict | None:
 @require_POST
 def branch_sync(request, sync):
     project_sync = project_sync_get_for_user(request.user, uuid=sync)
-    if project_sync is None:
-        if wants_json(request):
-            return json_not_found()
-        raise Http404("no such branch")
-    project = project_sync.project
-    if not can_sync(request.user, project):
-        return _forbidden(request)
+    if (refused := _refusal(request, project_sync and project_sync.project, "branch")) is not None:
+        return refused
     run, created = services.sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.PAGE, requested_by=request.user)
     message = "Sync queued." if created else "A sync is already waiting; it will fetch the newest commit."
-    return _answer(request, run, message, project_uuid=project.uuid)
+    return _answer(request, run, message, project_uuid=project_sync.project.uuid)
 
 
 @login_required
 @require_POST
 def run_cancel(request, run):
     run = sync_run_get_for_user(request.user, uuid=run)
-    if run is None:
-        if wants_json(request):
-            return json_not_found()
-        raise Http404("no such run")
-    project = run.project_sync.project
-    if not can_sync(request.user, project):
-        return _forbidden(request)
+    project = run and run.project_sync.project
+    if (refused := _refusal(request, project, "run")) is not None:
+        return refused
     cancel = services.sync_run_cancel(run)
     run = cancel.run
     message = {
@@ -167,7 +158,15 @@ def _answer(request, run: SyncRun, message: str, *, project_uuid):
     return redirect("projects:detail", project=project_uuid)
 
 
-def _forbidden(request):
+def _refusal(request, project, what: str):
+    """Before a change to a branch or run: 404 unless the user sees it (`project` None), 403
+    unless they may sync its project; None to go on. JSON for the page's script."""
+    if project is None:
+        if wants_json(request):
+            return json_not_found()
+        raise Http404(f"no such {what}")
+    if can_sync(request.user, project):
+        return None
     message = "You may not sync this project."
     if wants_json(request):
         return JsonResponse({"error": message}, status=403)
