@@ -67,8 +67,12 @@ class WebServer:
         self.process = subprocess.Popen(
             command, env=self.env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        wait_for_port(self.port, process=self.process, timeout=READY_SECONDS)
-        self._wait_healthy()
+        try:
+            wait_for_port(self.port, process=self.process, timeout=READY_SECONDS)
+            self._wait_healthy()
+        except BaseException:
+            self.kill()  # a server that never became ready must not outlive the test run
+            raise
         return self
 
     def _wait_healthy(self) -> None:
@@ -98,8 +102,9 @@ class WebServer:
 
 
 @pytest.fixture(scope="package")
-def web(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The app under uvicorn for the browser tests. Tests using it need `transactional_db`."""
+def web(django_db_setup, django_db_blocker, tmp_path_factory, session_celery_worker):
+    """The app under uvicorn for the browser tests. Tests using it need `transactional_db`; its
+    /healthz, awaited at start, needs a worker to answer (the session's, consuming or not)."""
     with django_db_blocker.unblock():
         server = WebServer(tmp_path_factory.mktemp("web")).start()
     yield server

@@ -23,7 +23,7 @@ DEPLOYMENT_TOKEN = "ghp_deployment_reads_everything"
 
 
 @pytest.fixture(scope="module")
-def github_web(django_db_setup, django_db_blocker, tmp_path_factory, github_standin):
+def github_web(django_db_setup, django_db_blocker, tmp_path_factory, github_standin, session_celery_worker):
     with django_db_blocker.unblock():
         server = WebServer(tmp_path_factory.mktemp("web-github"))
         server.env.update({
