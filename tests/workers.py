@@ -31,6 +31,37 @@ def database_url(name: str | None = None) -> str:
     )
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a process a test starts (a worker, the web or MCP server): the test
+    settings on the test database and Redis, with Django's async-safety checks on, whatever the
+    test process relaxed for itself (tests/browser/conftest.py), as in production."""
+    environ = {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {
+        **environ,
+        "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        **extra,
+    }
+
+
+def stop_group(process: subprocess.Popen | None, *, timeout: float) -> None:
+    """SIGTERM the process group a test started, SIGKILL it if it has not ended in `timeout` s."""
+    if process and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(process)
+
+
+def kill_group(process: subprocess.Popen | None) -> None:
+    """SIGKILL the process group at once, as a crashing machine or an OOM kill would."""
+    if process and process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 class WorkerProcess:
     """One `celery worker` process (prefork, one child) in its own process group."""
 
@@ -39,13 +70,7 @@ class WorkerProcess:
         self.log_path = log_dir / f"{self.name.split('@')[0]}.log"
         self.concurrency = concurrency
         self.queues = queues or settings.CELERY_TASK_DEFAULT_QUEUE
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            **(extra_env or {}),
-        }
+        self.env = child_env(**(extra_env or {}))
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "WorkerProcess":
@@ -78,18 +103,11 @@ class WorkerProcess:
         raise RuntimeError(f"celery worker not ready after {READY_SECONDS}s; see {self.log_path}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process, timeout=20)
 
     def kill(self) -> None:
         """SIGKILL the worker and its pool children at once, as a crashing machine would."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        kill_group(self.process)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,6 @@ The client is async; tests stay synchronous (their ORM calls too) and run it wit
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +28,7 @@ from syncs.models import SyncRun
 from syncs.pipeline import sync_run_execute
 from tests.factories import MembershipFactory, api_key_for
 from tests.gitserver import free_port, wait_for_port
-from tests.workers import database_url
+from tests.workers import child_env, stop_group
 
 READY_SECONDS = 60
 STDIO_APPLICATION_NAME = "mcp-stdio"
@@ -57,16 +55,7 @@ class McpWeb:
     def __init__(self, log_dir: Path, extra_env: dict | None = None):
         self.port = free_port()
         self.log_path = log_dir / f"uvicorn-{self.port}.log"
-        environ = {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-        self.env = {
-            **environ,
-            "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "NYXSYNC_EMBEDDING_MODEL": "hashing-256",
-            "PGAPPNAME": f"mcp-web-{self.port}",
-            **(extra_env or {}),
-        }
+        self.env = child_env(NYXSYNC_EMBEDDING_MODEL="hashing-256", PGAPPNAME=f"mcp-web-{self.port}", **(extra_env or {}))
         self.process: subprocess.Popen | None = None
 
     @property
@@ -96,12 +85,7 @@ class McpWeb:
 
     def stop(self) -> int | None:
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            stop_group(self.process, timeout=15)
             wait_for_sessions_to_end(f"mcp-web-{self.port}")
         return self.process.returncode if self.process else None
 
@@ -193,19 +177,11 @@ def http_client(url: str, token: str | None, *, scheme: str = "Bearer", mode: st
 
 
 def stdio_client(*args: str, env: dict | None = None) -> Client:
-    environ = {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     parameters = StdioServerParameters(
         command=sys.executable,
         args=["manage.py", "mcp", *args],
         cwd=str(settings.BASE_DIR),
-        env={
-            **environ,
-            "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "PGAPPNAME": STDIO_APPLICATION_NAME,
-            **(env or {}),
-        },
+        env=child_env(PGAPPNAME=STDIO_APPLICATION_NAME, **(env or {})),
     )
     return Client(parameters)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from django.conf import settings
 
 from tests.browser.support import Gate
 from tests.gitserver import free_port, wait_for_port
-from tests.workers import database_url
+from tests.workers import child_env, kill_group, stop_group
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
@@ -39,18 +38,8 @@ class WebServer:
     def __init__(self, log_dir: Path):
         self.port = free_port()
         self.log_path = log_dir / f"uvicorn-{self.port}.log"
-        # The server runs Django's async-safety checks, whatever the test process relaxed for itself.
-        environ = {name: value for name, value in os.environ.items() if name != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-        self.env = {
-            **environ,
-            "DJANGO_SETTINGS_MODULE": "nyxsync.settings.test",
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "NYXSYNC_EMBEDDING_MODEL": "hashing-256",
-            # Plain http on 127.0.0.1: the browser must keep the session and CSRF cookies.
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-        }
+        # Plain http on 127.0.0.1: the browser must keep the session and CSRF cookies.
+        self.env = child_env(NYXSYNC_EMBEDDING_MODEL="hashing-256", SESSION_COOKIE_SECURE="false", CSRF_COOKIE_SECURE="false")
         self.process: subprocess.Popen | None = None
 
     @property
@@ -88,17 +77,10 @@ class WebServer:
 
     def kill(self) -> None:
         """SIGKILL, as a crash or an OOM kill would: no graceful goodbye to open streams."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        kill_group(self.process)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process, timeout=10)
 
 
 @pytest.fixture(scope="package")
