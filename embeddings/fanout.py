@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from embeddings.backends import EmbeddingError
-from embeddings.manifest import chunk_texts
+from embeddings.manifest import chunk_texts_by_hash
 from embeddings.models import EmbedBatch, EmbeddingModel
 from embeddings.vectors import hashes_with_vectors, vector_tenant, vectors_write
 
@@ -78,7 +78,7 @@ def batch_process(batch: EmbedBatch, backend) -> int:
         tenant_id = vector_tenant(batch.run.project_sync.project)
         stored_already = hashes_with_vectors(batch.model, batch.content_hashes, tenant_id=tenant_id)  # one query for the whole batch
         missing = [h for h in batch.content_hashes if h not in stored_already]
-        texts = chunk_texts(batch.run.project_sync.project_id, missing)
+        texts = chunk_texts_by_hash(batch.run.project_sync.project_id, missing)
         hashes = [h for h in missing if h in texts]
         stored = vectors_write(batch.model, hashes, backend.embed([texts[h] for h in hashes]), tenant_id=tenant_id) if hashes else 0
     except Exception as exc:

@@ -106,7 +106,7 @@ def manifest_stage(project_sync, *, generation: int, retire_ids: Iterable[int], 
     return chunks_deleted
 
 
-def chunk_texts(project_id: int, hashes: list[str]) -> dict[str, str]:
+def chunk_texts_by_hash(project_id: int, hashes: list[str]) -> dict[str, str]:
     """{content hash: text} of the project's chunks with one of `hashes` (any one chunk each)."""
     if not hashes:
         return {}

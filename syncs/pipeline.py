@@ -22,7 +22,7 @@ from embeddings.backends import get_backend
 from embeddings.backends.base import batched
 from embeddings.chunking import chunk_text
 from embeddings.manifest import (
-    chunk_texts,
+    chunk_texts_by_hash,
     live_chunk_lengths,
     manifest_clean_staged,
     manifest_live,
@@ -214,7 +214,7 @@ def _embed(run: SyncRun, lengths: dict[str, int], progress: Progress) -> None:
         _embed_fanned_out(run, model, backend, missing, progress)
     else:
         for batch in batched(missing, backend.max_batch):
-            texts = chunk_texts(project.pk, batch)
+            texts = chunk_texts_by_hash(project.pk, batch)
             vectors_write(model, batch, backend.embed([texts[content_hash] for content_hash in batch]), tenant_id=tenant_id)
             progress.advance(len(batch))
     run.chunks_embedded = len(missing)
