@@ -47,6 +47,21 @@ def setup_django(work: Path, database: str, *, model: str, reuse: bool = False) 
     return os.environ["DATABASE_URL"]
 
 
+def register_models(names: set[str]) -> None:
+    """Register each model with its HNSW index, as the owner role: what a deployment's `migrate`
+    leaves, so that syncs pay for the index as they would there."""
+    from django.db import connections
+
+    from embeddings.backends import get_backend
+    from embeddings.vectors import embedding_model_register, vector_index_ensure
+    from nyxsync.db import as_migration_role
+
+    with as_migration_role(connections["default"]):
+        for name in sorted(names):
+            backend = get_backend(name)
+            vector_index_ensure(embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions))
+
+
 def drop_database(database: str) -> None:
     import psycopg
     from django.db import connections

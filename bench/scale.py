@@ -1,7 +1,7 @@
 """Scale benchmark: a full sync with one and with two Celery workers (fan-out), search latency
 and recall on a 100,000-chunk branch, and sync throughput by repository size.
 
-    .venv/bin/python bench/scale.py [--part workers|search|sync|all] [--chunks 100000] [--sizes 200 2000 20000]
+    .venv/bin/python bench/scale.py [--part workers|search|sync|all] [--chunks 100000] [--sizes 200 2000 20000 60000]
 
 Workers: rich 14.0.0 (about 1,700 chunks), all-MiniLM-L6-v2, real `celery worker` processes
 against a scratch database: one worker with two torch threads, then two workers with one each.
@@ -11,10 +11,12 @@ hour), the model's HNSW index built after loading; p50/p95 of the whole `search(
 embedding, vector, full-text and definition rankings, fusion) and recall@10 of the index scan
 against an exact scan, for 200 queries (search as users see it, through the API and beside
 another tenant: bench/search_api.py).
-Sync: repositories of 200, 2,000 and 20,000 .py files of this virtualenv, each synced in a fresh
+Sync: repositories of 200, 2,000, 20,000 and 60,000 generated Python modules (the same kind of
+file at every size; real code at 100,000 chunks: bench/search_api.py), each synced in a fresh
 process as a worker runs it, with hashing-256, by a tenant of its own in one database (which
 grows from one size to the next): the whole sync, the time inside the model's embed calls,
-chunks/s and microseconds per file outside the model, the phases, and the process's peak memory.
+chunks/s and microseconds per file outside the model, the phases, and the process's peak memory
+(or the one line a run stopped by a limit ends with).
 Figures only: nothing passes or fails.
 """
 
@@ -31,14 +33,26 @@ import time
 import uuid
 from pathlib import Path
 
-from common import ROOT, commit_tree, drop_database, percentile, release_tree, serve_repository, setup_django
+from common import (
+    ROOT,
+    commit_tree,
+    drop_database,
+    percentile,
+    register_models,
+    release_tree,
+    serve_repository,
+    setup_django,
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=["workers", "search", "sync", "all"], default="all")
     parser.add_argument("--chunks", type=int, default=100_000)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2_000, 20_000], help="Repository sizes (files) for --part sync.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2_000, 20_000, 60_000], help="Repository sizes (files) for --part sync.")
+    parser.add_argument(
+        "--without-hnsw", action="store_true", help="--part sync: no HNSW index on the model's vectors (what it costs a sync)."
+    )
     parser.add_argument("--sync-child", nargs=3, metavar=("DATABASE_URL", "REPOSITORY", "USER"), help=argparse.SUPPRESS)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nyxsync-bench"))
@@ -56,7 +70,7 @@ def main() -> None:
         if args.part in ("search", "all"):
             search_part(args.chunks, args.queries)
         if args.part in ("sync", "all"):
-            sync_part(work, url, args.sizes)
+            sync_part(work, url, args.sizes, hnsw=not args.without_hnsw)
     finally:
         if not args.keep:
             drop_database(database)
@@ -268,32 +282,28 @@ def _code_files(target: int):
 # --- sync throughput by repository size ----------------------------------------------------------
 
 
-def sync_part(work: Path, database_url: str, sizes: list[int]) -> None:
+def sync_part(work: Path, database_url: str, sizes: list[int], *, hnsw: bool) -> None:
     import json
 
-    print(f"\nsync by repository size (hashing-256; CPU {_cpu()}; load average {os.getloadavg()[0]:.1f} at start)")
-    site = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    files = [path for path in sorted(site.rglob("*.py")) if path.is_file() and 200 <= path.stat().st_size <= 200_000]
+    index = "with its HNSW index" if hnsw else "without an HNSW index"
+    print(f"\nsync by repository size (generated Python modules, hashing-256 {index}; CPU {_cpu()}; load average {os.getloadavg()[0]:.1f} at start)")
+    if hnsw:
+        register_models({"hashing-256"})  # else the sync registers it as the app's role, which builds no index
     daemon, repo_url, bare = serve_repository(work)
     try:
-        used = 0
         for size in sizes:
-            if used + size > len(files):
-                print(f"  {size:,} files: only {len(files) - used:,} more .py files here; skipped")
-                continue
             source = work / f"sync-{size}"
-            for path in files[used : used + size]:  # files no smaller repository had: nothing reused
-                target = source / path.relative_to(site)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-            used += size
+            write_modules(source, size)
             commit_tree(work / f"tree-{size}", source, bare, f"{size} files")
+            shutil.rmtree(source)
+            # Each size by a tenant of its own: no vector of a smaller repository is reused.
             child = subprocess.run(
                 [sys.executable, __file__, "--sync-child", database_url, repo_url, f"bench-sync-{size}-{uuid.uuid4().hex[:6]}"],
                 cwd=ROOT, capture_output=True, text=True, timeout=7200,
             )  # fmt: skip
             if child.returncode != 0:
-                raise SystemExit(f"the sync of {size} files failed: {child.stderr[-2000:]}")
+                print(f"  {size:>6,} files: the sync did not succeed: {(child.stderr.strip().splitlines() or ['?'])[-1]}")
+                continue
             result = json.loads(child.stdout.strip().splitlines()[-1])
             outside = result["seconds"] - result["model_seconds"]
             print(
@@ -304,6 +314,60 @@ def sync_part(work: Path, database_url: str, sizes: list[int]) -> None:
             )
     finally:
         daemon.terminate()
+
+
+_WORDS = (
+    "account order invoice cache token session user report stream buffer queue route record field "
+    "schema parser render widget filter budget ledger upload socket thread signal packet archive"
+).split()
+
+
+def write_modules(folder: Path, count: int) -> None:
+    """`count` Python modules of about 1.5 KB, each different (names, numbers, docstrings), in
+    folders of 100: the same kind of file whatever the repository's size, so the cost per file
+    can be compared from one size to another."""
+    for n in range(count):
+        k = len(_WORDS)
+        a, b, c = _WORDS[n % k], _WORDS[n // k % k], _WORDS[n // k // k % k]
+        path = folder / f"pkg{n // 100:04d}" / f"{a}_{b}_{n}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f'''"""{a.title()} {b} helpers for the {c} service (module {n})."""
+
+import logging
+
+logger = logging.getLogger(__name__)
+LIMIT_{n} = {n % 997 + 3}
+
+
+class {a.title()}{b.title()}{n}:
+    """Keeps the {b} of one {a}, at most LIMIT_{n} of them."""
+
+    def __init__(self, {c}_id: int):
+        self.{c}_id = {c}_id
+        self.{b}s = []
+
+    def add_{b}(self, value):
+        if len(self.{b}s) >= LIMIT_{n}:
+            logger.warning("{a}.{b}.full", extra={{"{c}": self.{c}_id}})
+            return False
+        self.{b}s.append(value * {n % 13 + 2})
+        return True
+
+
+def load_{a}_{b}_{n}(rows: list[dict]) -> {a.title()}{b.title()}{n}:
+    """Build the {a} {b} from rows read by the {c} loader ({n % 7} retries)."""
+    store = {a.title()}{b.title()}{n}(rows[0]["{c}_id"] if rows else {n})
+    for row in rows:
+        if row.get("{b}") is not None and row.get("kind") != "{c}":
+            store.add_{b}(row["{b}"] + {n % 31})
+    return store
+
+
+def total_{b}_{n}(store: {a.title()}{b.title()}{n}) -> int:
+    return sum(value for value in store.{b}s if value % {n % 5 + 2})
+'''
+        )
 
 
 def sync_child(database_url: str, repository: str, username: str) -> None:

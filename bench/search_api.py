@@ -1,13 +1,15 @@
 """Search through the REST API as users see it, under row-level security, beside another tenant.
 
-    .venv/bin/python bench/search_api.py [--big-files 10500] [--small-files 234] [--queries 40]
+    .venv/bin/python bench/search_api.py [--big-chunks 98000] [--small-chunks 2200] [--queries 40]
                                          [--small-model hashing-256] [--keep]
 
 Two tenants in one scratch database, each syncing a repository of real code (.py files of this
-virtualenv, disjoint) through the pipeline, served by `git daemon`: tenant B's big repository
-(about 100,000 chunks with the defaults) and tenant A's small one (about 2,200), both with the
+virtualenv, disjoint, as many files as make the chunks asked for) through the pipeline, served by
+`git daemon`: tenant B's big repository (98,000 chunks by default) and tenant A's small one (2,200),
+both with the
 hashing-256 model unless --small-model names another for A's (all-MiniLM-L6-v2: the real model,
-on the small corpus only; B's stays hashing). Then a web server as `make run` starts it
+on the small corpus only; B's stays hashing). The models are registered with their HNSW indexes
+first, as a deployment's `migrate` leaves them, so the syncs pay for the index as they would. Then a web server as `make run` starts it
 (uvicorn, the app's role under row-level security, the default model loaded at start), and each
 user searches with their own API token, timed by the client: the first query after the server
 answers, then warm p50/p95 for A (small project, B's chunks beside it) and for B (its own big
@@ -32,15 +34,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, commit_tree, drop_database, percentile, serve_repository, setup_django
+from common import (
+    ROOT,
+    commit_tree,
+    cpu_name,
+    drop_database,
+    percentile,
+    register_models,
+    serve_repository,
+    setup_django,
+)
 
 SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--big-files", type=int, default=10_500)
-    parser.add_argument("--small-files", type=int, default=234)
+    parser.add_argument("--big-chunks", type=int, default=98_000)
+    parser.add_argument("--small-chunks", type=int, default=2_200)
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--small-model", default="hashing-256")
     parser.add_argument("--keep", action="store_true")
@@ -52,8 +63,8 @@ def main() -> None:
     daemon = None
     try:
         daemon, repo_url, bare = serve_repository(work)
-        files = python_files(args.big_files + args.small_files)
-        small, big = files[: args.small_files], files[args.small_files :]
+        small, big = python_files([args.small_chunks, args.big_chunks])
+        register_models({"hashing-256", args.small_model})
         tenants = {}
         for name, chosen, model in (("b", big, "hashing-256"), ("a", small, args.small_model)):
             tenants[name] = load_tenant(name, chosen, model, work, repo_url, bare)
@@ -66,22 +77,28 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
+def python_files(chunk_targets: list[int]) -> list[list[Path]]:
+    """Disjoint lists of .py files of this virtualenv (deterministic order, skipping tiny and huge
+    ones), each making about as many chunks as its target."""
+    from django.conf import settings
 
+    from embeddings.chunking import chunk_text
 
-def python_files(count: int) -> list[Path]:
-    """`count` distinct .py files of this virtualenv (deterministic order), skipping empty ones."""
-    found = []
+    lists, chosen, chunks = [], [], 0
+    targets = iter(chunk_targets)
+    target = next(targets)
     for path in sorted(SITE.rglob("*.py")):
-        if path.is_file() and 200 <= path.stat().st_size <= 200_000:
-            found.append(path)
-            if len(found) == count:
-                return found
-    raise SystemExit(f"only {len(found)} .py files in {SITE}; ask for fewer")
+        if not (path.is_file() and 200 <= path.stat().st_size <= 200_000):
+            continue
+        chosen.append(path)
+        chunks += len(chunk_text(str(path), path.read_text(errors="replace"), max_chars=settings.NYXSYNC_CHUNK_MAX_CHARS))
+        if chunks >= target:
+            lists.append(chosen)
+            target = next(targets, None)
+            if target is None:
+                return lists
+            chosen, chunks = [], 0
+    raise SystemExit(f"not enough .py files in {SITE} for {chunk_targets} chunks; ask for fewer")
 
 
 def load_tenant(name: str, files: list[Path], model: str, work: Path, repo_url: str, bare: Path) -> dict:
@@ -101,7 +118,8 @@ def load_tenant(name: str, files: list[Path], model: str, work: Path, repo_url: 
             shutil.copyfile(path, target)
         commit_tree(work / f"tree-{name}", source, bare, f"tenant {name}")
         settings.NYXSYNC_EMBEDDING_MODEL = model
-        sync, run, seconds, model_seconds = timed_sync(user, repo_url, f"code-{name}")
+        # A name of its own: a project a stopped run left unsynced stays linked to another port.
+        sync, run, seconds, model_seconds = timed_sync(user, repo_url, f"code-{name}-{os.getpid()}")
         outside = seconds - model_seconds
         print(
             f"tenant {name.upper()}: {run.files_seen} files, {sync.live_chunk_count} chunks, model {model}: sync {seconds:.1f} s "
