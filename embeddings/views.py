@@ -133,15 +133,15 @@ def search_page(request, project):
     project = project_get_for_user(request.user, uuid=project)
     if project is None or not can_view(request.user, project):
         raise Http404("no such project")
-    syncs = list(project_sync_list(projects=[project]))
-    form = SearchForm(request.GET or None, project_syncs=syncs, languages=live_languages(project_syncs=syncs))
+    project_syncs = list(project_sync_list(projects=[project]))
+    form = SearchForm(request.GET or None, project_syncs=project_syncs, languages=live_languages(project_syncs=project_syncs))
     files, status, wait = None, 200, None
     if form.is_valid() and (wait := throttle_wait(SearchThrottle, request.user)) is not None:
         # Each query costs the model's time: the same per-user budget as the API's searches.
         form.add_error("q", f"Too many searches: try again in {math.ceil(wait)} s.")
         status = 429
     elif form.is_valid():
-        selected = form.selected_syncs()
+        selected = form.selected_project_syncs()
         data = form.cleaned_data
         try:
             hits = search(
@@ -157,8 +157,8 @@ def search_page(request, project):
         "form": form,
         "files": files,
         "filtered": form.is_bound and form.is_valid() and any(form.cleaned_data[name] for name in ("path", "language", "no_tests")),
-        "searchable": any(sync.live_generation for sync in syncs),
-        "branches": syncs,
+        "searchable": any(project_sync.live_generation for project_sync in project_syncs),
+        "branches": project_syncs,
     }
     response = render(request, "embeddings/search.html", context, status=status)
     if wait is not None:
@@ -174,11 +174,11 @@ def group_by_file(results: list[Result]) -> list[FileResult]:
     return list(files.values())
 
 
-def _present(hits, syncs, query: str) -> list[Result]:
+def _present(hits, project_syncs, query: str) -> list[Result]:
     terms = query_terms(query)
     pattern = re.compile("|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)), re.IGNORECASE) if terms else None
-    repositories = {sync.pk: github_repository_url(sync.repository_url) for sync in syncs}
-    urls = {sync.pk: sync.repository_url for sync in syncs}
+    repositories = {project_sync.pk: github_repository_url(project_sync.repository_url) for project_sync in project_syncs}
+    urls = {project_sync.pk: project_sync.repository_url for project_sync in project_syncs}
     results = []
     for hit in hits:
         base = repositories.get(hit.project_sync_id)

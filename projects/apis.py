@@ -108,7 +108,7 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def get_branches(self, project) -> list[str]:
-        return sorted(sync.branch for sync in project.syncs.all())
+        return sorted(project_sync.branch for project_sync in project.syncs.all())
 
     def get_webhook_secret_set(self, project) -> bool:
         return bool(project.webhook_secret)

@@ -68,12 +68,12 @@ class SearchForm(forms.Form):
     def __init__(self, *args, project_syncs, languages=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.project_syncs = list(project_syncs)
-        self.fields["branch"].choices = [("", "all branches"), *((sync.branch, sync.branch) for sync in self.project_syncs)]
+        self.fields["branch"].choices = [("", "all branches"), *((project_sync.branch, project_sync.branch) for project_sync in self.project_syncs)]
         self.fields["language"].choices = [("", "any language"), *((language, language) for language in languages)]
 
-    def selected_syncs(self) -> list:
+    def selected_project_syncs(self) -> list:
         branch = self.cleaned_data.get("branch")
-        return [sync for sync in self.project_syncs if not branch or sync.branch == branch]
+        return [project_sync for project_sync in self.project_syncs if not branch or project_sync.branch == branch]
 
 
 class MemberAddForm(forms.Form):

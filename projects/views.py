@@ -54,9 +54,9 @@ def _project_or_404(user, uuid):
 def _branch_rows(project_syncs) -> list[dict]:
     current = sync_runs_current(project_syncs)
     rows = []
-    for sync in project_syncs:
-        run = current.get(sync.pk)
-        rows.append({"sync": sync, "run": run, "panel": run_panel(run)})
+    for project_sync in project_syncs:
+        run = current.get(project_sync.pk)
+        rows.append({"sync": project_sync, "run": run, "panel": run_panel(run)})
     return rows
 
 
@@ -185,13 +185,13 @@ def project_dashboard(request, project):
     branch's live index size: tables the page's script draws as charts."""
     project = _project_or_404(request.user, project)
     event_id = get_current_event_id([project_channel(project.uuid)])
-    syncs = list(project_sync_list(projects=[project]))
-    sizes = live_index_sizes(project_syncs=syncs)
+    project_syncs = list(project_sync_list(projects=[project]))
+    sizes = live_index_sizes(project_syncs=project_syncs)
     runs = list(reversed(sync_run_list(project=project, limit=DASHBOARD_RUNS)))  # oldest first, as charts read
     context = {
         "project": project,
         "runs": [_dashboard_run(number, run) for number, run in enumerate(runs, 1)],
-        "branches": [{"sync": sync, "size": sizes.get(sync.pk)} for sync in syncs],
+        "branches": [{"sync": project_sync, "size": sizes.get(project_sync.pk)} for project_sync in project_syncs],
         "failures": sum(run.status == SyncRun.Status.FAILED for run in runs),
         "event_id": event_id,
         "initial_runs": [],

@@ -185,8 +185,8 @@ def _record_and_trigger(project: Project, *, event: str, delivery_id: str, branc
             if branch is None:
                 return []
             runs = []
-            for sync in ProjectSync.objects.filter(project=project, branch=branch).select_related("project"):
-                run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.WEBHOOK)
+            for project_sync in ProjectSync.objects.filter(project=project, branch=branch).select_related("project"):
+                run, _ = sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.WEBHOOK)
                 runs.append(str(run.uuid))
             return runs
     except IntegrityError:

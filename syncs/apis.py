@@ -97,8 +97,8 @@ class ProjectSyncCreateApi(ProjectScopedApi):
     def post(self, request, project_uuid):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        sync = services.project_sync_add(project=self.project, **serializer.validated_data)
-        return Response(ProjectSyncOutputSerializer(sync).data, status=status.HTTP_201_CREATED)
+        project_sync = services.project_sync_add(project=self.project, **serializer.validated_data)
+        return Response(ProjectSyncOutputSerializer(project_sync).data, status=status.HTTP_201_CREATED)
 
 
 class ProjectSyncDetailApi(ProjectSyncScopedApi):
@@ -137,8 +137,8 @@ class ProjectSyncUpdateApi(ProjectSyncScopedApi):
             "auto_sync_interval_minutes": self.project_sync.auto_sync_interval_minutes,
             **serializer.validated_data,
         }
-        sync = services.project_sync_update_schedule(project_sync=self.project_sync, **schedule)
-        return Response(ProjectSyncOutputSerializer(sync).data)
+        project_sync = services.project_sync_update_schedule(project_sync=self.project_sync, **schedule)
+        return Response(ProjectSyncOutputSerializer(project_sync).data)
 
 
 class ProjectSyncDeleteApi(ProjectSyncScopedApi):

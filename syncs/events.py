@@ -49,13 +49,13 @@ class RunEvent(TypedDict):
 
 
 def run_event(run, *, rate: float | None = None, eta_seconds: float | None = None) -> RunEvent:
-    sync = run.project_sync
+    project_sync = run.project_sync
     total, done = run.progress_total, run.progress_done
     return RunEvent(
         run=str(run.uuid),
-        project=str(sync.project.uuid),
-        sync=str(sync.uuid),
-        branch=sync.branch,
+        project=str(project_sync.project.uuid),
+        sync=str(project_sync.uuid),
+        branch=project_sync.branch,
         trigger=run.trigger,
         status=run.status,
         phase=run.phase,
