@@ -92,3 +92,23 @@ def test_path_globs_become_anchored_regular_expressions(glob, matches, misses):
 def test_bad_input_is_refused_with_a_message(query, k, options, message):
     with pytest.raises(SearchError, match=message):
         search(project_syncs=[], query=query, k=k, **options)
+
+
+def test_a_rare_word_of_a_plain_question_lifts_the_candidate_that_holds_it(make_repo, link, sync_now, settings, monkeypatch):
+    settings.NYXSYNC_EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
+    files = {
+        "settings.py": 'def load_settings(path):\n    """Read the settings file."""\n    with open(path) as handle:\n        return parse_settings(handle.read())\n',
+        "config.py": "def read_config(location):\n    with open(location) as stream:\n        return yaml.safe_load(stream)\n",
+    }
+    # Words of the question most chunks hold: they say little.
+    files.update({f"defaults{n}.py": f"def defaults_{n}():\n    # load the settings file\n    return load_defaults({n})\n" for n in range(6)})
+    sync = synced_repo(make_repo, link, sync_now, files)
+    question = "load settings from a yaml file"
+
+    monkeypatch.setattr("embeddings.search.RERANK_WEIGHT", 0.0)
+    by_vector = [hit.path for hit in search(project_syncs=[sync], query=question, k=3)]
+    monkeypatch.setattr("embeddings.search.RERANK_WEIGHT", 0.1)
+    reranked = [hit.path for hit in search(project_syncs=[sync], query=question, k=3)]
+
+    assert by_vector.index("settings.py") < by_vector.index("config.py")  # the vector alone prefers the other
+    assert reranked[0] == "config.py"
