@@ -5,7 +5,7 @@ from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from nyxsync.uuids import parse_uuid
-from projects.selectors import project_get_for_user, projects_for_user
+from projects.selectors import projects_for_user
 from syncs.models import ProjectSync, SyncRun
 
 
@@ -34,14 +34,16 @@ def project_sync_get_for_user(user, *, uuid) -> ProjectSync | None:
 
 def project_syncs_to_search(user, *, project_uuid=None, branch: str | None = None) -> list[ProjectSync] | None:
     """The branches a search by `user` covers: those of the project `project_uuid` (None if the
-    user may not see it), else of every project they may see; only those named `branch` if given."""
+    user may not see it), else of every project they may see; only those named `branch` if given.
+    One query (a search's first round trip); a second only when no branch matched, to tell a
+    project without such a branch from one the user may not see."""
     if project_uuid is None:
-        projects = projects_for_user(user)
-    elif (project := project_get_for_user(user, uuid=project_uuid)) is None:
+        return list(project_sync_list(projects=projects_for_user(user), branch=branch))
+    if (uuid := parse_uuid(project_uuid)) is None:
         return None
-    else:
-        projects = [project]
-    return list(project_sync_list(projects=projects, branch=branch))
+    projects = projects_for_user(user).filter(uuid=uuid)
+    found = list(project_sync_list(projects=projects, branch=branch))
+    return found if found or projects.exists() else None
 
 
 def sync_run_list(

@@ -58,6 +58,8 @@ def test_it_narrows_to_a_project_and_a_branch(api, outsider_api, synced):
 
     assert {(r["branch"], r["commit"]) for r in dev_only.json()["results"]} == {("dev", commits["dev"])}
     assert_error(foreign, 404, "not_found")
+    no_such_branch = api.post("/api/v1/search/", {"query": "x", "project": str(project.uuid), "branch": "nope"}, format="json")
+    assert no_such_branch.status_code == 200 and no_such_branch.json()["results"] == []
     by_path = api.post("/api/v1/search/", {"query": "find_by_email", "path": "billing*", "k": 10}, format="json")
     assert {r["path"] for r in by_path.json()["results"]} == {"billing.py"}
     by_language = api.post("/api/v1/search/", {"query": "x", "language": "markdown"}, format="json")
