@@ -70,6 +70,8 @@ class HashingBackend(EmbeddingBackend):
     def _reset(self) -> None:
         self._vocabulary: dict[str, int] = {}
         self._offsets, self._slots, self._weights = [0], [], []
+        empty = np.zeros(0, dtype=np.int64)
+        self._converted = (empty, empty, np.zeros(0, dtype=np.float64))  # the lists' first items, as arrays
         self._cached_arrays = None
 
     def _token_id(self, token: str) -> int:
@@ -88,11 +90,14 @@ class HashingBackend(EmbeddingBackend):
         return self._vocabulary[token]
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Only the tokens added since the last batch are converted: the table grows to millions
+        # of features, and converting it all for every batch would cost more than the batch.
         if self._cached_arrays is None:
-            self._cached_arrays = (
-                np.asarray(self._offsets, dtype=np.int64),
-                np.asarray(self._slots, dtype=np.int64),
-                np.asarray(self._weights, dtype=np.float64),
+            offsets, slots, weights = self._converted
+            self._converted = self._cached_arrays = (
+                np.concatenate([offsets, np.asarray(self._offsets[len(offsets) :], dtype=np.int64)]),
+                np.concatenate([slots, np.asarray(self._slots[len(slots) :], dtype=np.int64)]),
+                np.concatenate([weights, np.asarray(self._weights[len(weights) :], dtype=np.float64)]),
             )
         return self._cached_arrays
 
