@@ -52,8 +52,8 @@ class HashingBackend(EmbeddingBackend):
             for text in texts:
                 tokens = _TOKEN.findall(text) or [_EMPTY]
                 found = [known(token, -1) for token in tokens]
-                if -1 in found:
-                    found = [self._token_id(token) for token in tokens]
+                if -1 in found:  # tokens seen for the first time
+                    found = [given if given >= 0 else self._token_id(token) for given, token in zip(found, tokens, strict=True)]
                 ids += found
                 counts.append(len(tokens))
             offsets, slots, weights = self._arrays()
