@@ -37,6 +37,10 @@ from nyxsync.api_errors import ApiError, PayloadTooLarge, error_responses
 from projects import permissions, selectors, services
 from projects.api import ProjectScopedApi
 from projects.models import Membership, Project
+from projects.webhooks import MAX_BODY_BYTES, github_delivery_handle
+from repositories.branches import project_repository_branches
+from syncs.events import project_channel
+from syncs.services import project_link, project_purge, project_soft_delete
 
 logger = logging.getLogger(__name__)
 
@@ -200,8 +204,6 @@ class ProjectCreateApi(BaseApi):
         tags=["projects"],
     )
     def post(self, request):
-        from syncs.services import project_link
-
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project_sync = project_link(owner=request.user, new=True, **serializer.validated_data)
@@ -258,8 +260,6 @@ class ProjectDeleteApi(ProjectScopedApi):
 
     @extend_schema(parameters=[PROJECT_UUID], responses={204: None, **error_responses(401, 403, 404)}, tags=["projects"])
     def delete(self, request, project_uuid):
-        from syncs.services import project_soft_delete
-
         project_soft_delete(project=self.project)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -400,8 +400,6 @@ class ProjectBranchesApi(ProjectScopedApi):
         tags=["projects"],
     )
     def get(self, request, project_uuid):
-        from repositories.branches import project_repository_branches
-
         # With the project's token or its owner's GitHub connection, each bound to its host.
         listed = project_repository_branches(self.project)
         synced = set(self.project.syncs.values_list("branch", flat=True))
@@ -422,8 +420,6 @@ class ProjectEventsApi(ProjectScopedApi):
 
     @extend_schema(parameters=[PROJECT_UUID], responses={200: OutputSerializer, **error_responses(401, 404)}, tags=["projects"])
     def get(self, request, project_uuid):
-        from syncs.events import project_channel
-
         data = {"channel": project_channel(self.project.uuid), "url": request.build_absolute_uri(events_path(self.project))}
         return Response(self.OutputSerializer(data).data)
 
@@ -455,8 +451,6 @@ class DeletedProjectPurgeApi(BaseApi):
         parameters=[PROJECT_UUID], responses={204: None, **error_responses(401, 403, 404, 409)}, tags=["projects"]
     )
     def delete(self, request, project_uuid):
-        from syncs.services import project_purge
-
         project = selectors.deleted_project_get_for_user(request.user, uuid=project_uuid)
         if project is None:
             raise exceptions.NotFound("no such deleted project")
@@ -518,8 +512,6 @@ class GithubWebhookApi(BaseApi):
         tags=["webhooks"],
     )
     def post(self, request, project_uuid: str | None = None):
-        from projects.webhooks import MAX_BODY_BYTES, github_delivery_handle
-
         body = self._read_body(MAX_BODY_BYTES)
         outcome = github_delivery_handle(
             event=request.headers.get("X-GitHub-Event", ""),
