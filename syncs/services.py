@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,13 +15,14 @@ from embeddings.manifest import manifest_delete
 from nyxsync import tenancy
 from nyxsync.celery import app as celery_app
 from nyxsync.errors import DomainError
-from projects.models import Project
+from projects.models import Project, WebhookDelivery
 from projects.permissions import can_sync
 from projects.services import ProjectError, ProjectForbidden, github_token_validate, project_create
 from repositories.github import repository_access
 from repositories.input import normalize_repository, validate_branch
 from repositories.tokens import repository_token, url_host, user_github_token
 from syncs import events
+from syncs.locks import project_sync_lock, project_sync_lock_is_held
 from syncs.models import ProjectSync, SyncRun
 from syncs.runs import project_refresh_status, sync_runs_mark_lost
 
@@ -125,10 +127,6 @@ def sync_runs_sweep(*, lost_after_seconds: int = 120, redispatch_after_seconds: 
     """Periodic repair (Celery beat): fail running runs whose worker is gone (no heartbeat and
     nobody holds the branch's lock), and send again the task of runs that waited too long (a
     broker that lost its queue). Both are safe to repeat: the task ignores runs not queued."""
-    from datetime import timedelta
-
-    from syncs.locks import project_sync_lock_is_held
-
     now = timezone.now()
     lost = 0
     stale = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=lost_after_seconds))
@@ -295,8 +293,6 @@ def project_purge(*, project: Project) -> None:
     deliveries and the project row. Vectors are shared by content hash with other branches and
     projects (a running sync may be about to reference one), so they stay; collecting vectors no
     chunk references is a separate, global job. Refused with SyncConflict while a run is active."""
-    from projects.models import WebhookDelivery
-
     if project.deleted_at is None:
         raise ProjectError("only a deleted project can be purged")
     _delete_project_syncs(list(ProjectSync.objects.filter(project=project)))
@@ -311,8 +307,6 @@ def project_purge(*, project: Project) -> None:
 
 def _delete_project_syncs(project_syncs: list[ProjectSync]) -> None:
     from contextlib import ExitStack
-
-    from syncs.locks import project_sync_lock
 
     with ExitStack() as locks:
         # Each branch's run lock, in id order: no worker can start (or be running) a run of
