@@ -400,7 +400,11 @@ NYXSYNC_GIT_PROXY = env.str("NYXSYNC_GIT_PROXY", default="")
 # 800 characters of code keep 94% of chunks inside the model's 256-token window (1000: 78%;
 # bench/chunking.py), at about a quarter more chunks.
 NYXSYNC_CHUNK_MAX_CHARS = env.int("NYXSYNC_CHUNK_MAX_CHARS", default=800)
-NYXSYNC_EMBEDDING_MODEL = env.str("NYXSYNC_EMBEDDING_MODEL", default="all-MiniLM-L6-v2")
+# The model of new branches. all-MiniLM-L6-v2-int8 is all-MiniLM-L6-v2 quantized, on ONNX Runtime:
+# within 0.5 point of nDCG@10 of torch on CoSQA, a full sync at 0.4x the raw torch model's time
+# (bench/retrieval.py, bench/sync.py), no torch in the process. A branch keeps the model it was
+# synced with until `reembed` moves it (a change of this setting moves no existing branch).
+NYXSYNC_EMBEDDING_MODEL = env.str("NYXSYNC_EMBEDDING_MODEL", default="all-MiniLM-L6-v2-int8")
 NYXSYNC_EMBEDDING_BATCH_SIZE = env.int("NYXSYNC_EMBEDDING_BATCH_SIZE", default=32)
 # Torch threads per worker process; 0: one per core. With several workers on one machine, give
 # each the cores it owns (two workers on two cores: 1 each).

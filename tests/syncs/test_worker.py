@@ -17,7 +17,12 @@ from syncs.tasks import run_sync
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_owner")]
 TENACITY = Path(settings.BASE_DIR) / ".venv/lib/python3.11/site-packages/tenacity"
-MINILM = "all-MiniLM-L6-v2"
+MINILM = "all-MiniLM-L6-v2"  # torch: slow enough to be killed or cancelled while it embeds
+
+
+@pytest.fixture(autouse=True)
+def torch_model(settings):
+    settings.NYXSYNC_EMBEDDING_MODEL = MINILM  # the branches these tests link
 
 
 def wait_for(predicate, *, timeout=120, every=0.1, what="condition"):

@@ -14,7 +14,7 @@ from repositories.input import InvalidInput
 from syncs import services
 from syncs.models import SyncRun
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.1  # how often a run a worker does is read back (one small query)
 OK_STATUSES = (SyncRun.Status.SUCCEEDED, SyncRun.Status.UP_TO_DATE)
 
 
@@ -71,6 +71,8 @@ class Command(BaseCommand):
         return (user_by_username(owner_name) if owner_name or not user else user), name
 
     def _watch(self, run: SyncRun, *, quiet: bool, runner) -> SyncRun:
+        if quiet:  # no bar to draw: wait for the end
+            return self._wait(run, runner=runner, update=None)
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -82,22 +84,33 @@ class Command(BaseCommand):
         )
 
         columns = [SpinnerColumn(), TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-        with Progress(*columns, console=Console(stderr=True), disable=quiet, transient=True) as bar:
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("queued", total=None)
-            try:
-                while True:
-                    run.refresh_from_db()
-                    bar.update(task, description=run.phase, completed=run.progress_done, total=run.progress_total or None)
-                    if not run.is_active and (runner is None or not runner.is_alive()):
-                        return run
-                    time.sleep(POLL_SECONDS)
-            except KeyboardInterrupt:
-                services.sync_run_cancel(run)
-                if runner is None:
-                    raise CommandError(f"stopped watching; run {run.uuid} was asked to cancel") from None
-                runner.join()
+
+            def update(run):
+                bar.update(task, description=run.phase, completed=run.progress_done, total=run.progress_total or None)
+
+            return self._wait(run, runner=runner, update=update)
+
+    def _wait(self, run: SyncRun, *, runner, update) -> SyncRun:
+        try:
+            while True:
                 run.refresh_from_db()
-                return run
+                if update:
+                    update(run)
+                if not run.is_active and (runner is None or not runner.is_alive()):
+                    return run
+                if runner is not None:
+                    runner.join(POLL_SECONDS)  # returns as soon as the run in this process ends
+                else:
+                    time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            services.sync_run_cancel(run)
+            if runner is None:
+                raise CommandError(f"stopped watching; run {run.uuid} was asked to cancel") from None
+            runner.join()
+            run.refresh_from_db()
+            return run
 
     def _print_summary(self, run: SyncRun, summary: dict) -> None:
         write = self.stdout.write
