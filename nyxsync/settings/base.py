@@ -398,12 +398,16 @@ NYXSYNC_GIT_PROXY = env.str("NYXSYNC_GIT_PROXY", default="")
 
 # Chunking and embedding (embeddings.chunking, embeddings.backends).
 # 800 characters of code keep 94% of chunks inside the model's 256-token window (1000: 78%;
-# bench/chunking.py), at about a quarter more chunks.
+# bench/chunking.py), at about a quarter more chunks; the int8 model's CPU time per character of
+# code is the same from 600 to 1,200 (bench/chunk_size.py): larger chunks only leave more text
+# past the window (1.2% of the characters at 800, 4.3% at 1,000, 9.3% at 1,200) and re-embed
+# more characters per changed function.
 NYXSYNC_CHUNK_MAX_CHARS = env.int("NYXSYNC_CHUNK_MAX_CHARS", default=800)
 # The model of new branches. all-MiniLM-L6-v2-int8 is all-MiniLM-L6-v2 quantized, on ONNX Runtime:
-# within 0.5 point of nDCG@10 of torch on CoSQA, a full sync at 0.4x the raw torch model's time
-# (bench/retrieval.py, bench/sync.py), no torch in the process. A branch keeps the model it was
-# synced with until `reembed` moves it (a change of this setting moves no existing branch).
+# within 0.4-0.8 point of nDCG@10 of torch on CoSQA (bench/retrieval.py), a full sync at 0.76x
+# the raw torch model's time on the same texts (bench/sync.py, 2 shared cores), no torch in the
+# process. A branch keeps the model it was synced with until `reembed` moves it (a change of this
+# setting moves no existing branch).
 NYXSYNC_EMBEDDING_MODEL = env.str("NYXSYNC_EMBEDDING_MODEL", default="all-MiniLM-L6-v2-int8")
 NYXSYNC_EMBEDDING_BATCH_SIZE = env.int("NYXSYNC_EMBEDDING_BATCH_SIZE", default=32)
 # Torch threads per worker process; 0: one per core. With several workers on one machine, give
