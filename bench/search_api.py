@@ -1,7 +1,7 @@
 """Search through the REST API as users see it, under row-level security, beside another tenant.
 
     .venv/bin/python bench/search_api.py [--big-chunks 98000] [--small-chunks 2200] [--queries 40]
-                                         [--small-model hashing-256] [--keep]
+                                         [--small-model hashing-256] [--keep] [--index-after-sync]
 
 Two tenants in one scratch database, each syncing a repository of real code (.py files of this
 virtualenv, disjoint, as many files as make the chunks asked for) through the pipeline, served by
@@ -55,6 +55,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--small-model", default="hashing-256")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--index-after-sync", action="store_true", help="Build the HNSW indexes after the syncs (a first deploy's migrate), not before."
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-search-"))
     database = "nyxsync_bench_search" if args.keep else f"nyxsync_bench_search_{os.getpid()}"
@@ -64,10 +67,15 @@ def main() -> None:
     try:
         daemon, repo_url, bare = serve_repository(work)
         small, big = python_files([args.small_chunks, args.big_chunks])
-        register_models({"hashing-256", args.small_model})
+        if not args.index_after_sync:
+            register_models({"hashing-256", args.small_model})
         tenants = {}
         for name, chosen, model in (("b", big, "hashing-256"), ("a", small, args.small_model)):
             tenants[name] = load_tenant(name, chosen, model, work, repo_url, bare)
+        if args.index_after_sync:
+            started = time.perf_counter()
+            register_models({"hashing-256", args.small_model})
+            print(f"HNSW indexes built after the syncs in {time.perf_counter() - started:.1f} s")
         measure(tenants, url, args.queries, args.small_model, work)
     finally:
         if daemon is not None:
