@@ -404,9 +404,9 @@ NYXSYNC_GIT_PROXY = env.str("NYXSYNC_GIT_PROXY", default="")
 # more characters per changed function.
 NYXSYNC_CHUNK_MAX_CHARS = env.int("NYXSYNC_CHUNK_MAX_CHARS", default=800)
 # The model of new branches. all-MiniLM-L6-v2-int8 is all-MiniLM-L6-v2 quantized, on ONNX Runtime:
-# within 0.4-0.8 point of nDCG@10 of torch on CoSQA (bench/retrieval.py), a full sync at 0.76x
-# the raw torch model's time on the same texts (bench/sync.py, 2 shared cores), no torch in the
-# process. A branch keeps the model it was synced with until `reembed` moves it (a change of this
+# within 0.4-0.8 point of nDCG@10 of torch on CoSQA (bench/retrieval.py), a full sync at
+# 0.43-0.76x the raw torch model's time on the same texts, depending on the load (bench/sync.py,
+# 2 shared cores), and no torch in the process (0.2 s to import instead of 5.8 s). A branch keeps the model it was synced with until `reembed` moves it (a change of this
 # setting moves no existing branch).
 NYXSYNC_EMBEDDING_MODEL = env.str("NYXSYNC_EMBEDDING_MODEL", default="all-MiniLM-L6-v2-int8")
 NYXSYNC_EMBEDDING_BATCH_SIZE = env.int("NYXSYNC_EMBEDDING_BATCH_SIZE", default=32)
