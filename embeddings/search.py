@@ -50,7 +50,7 @@ MATCH_MAX = 5000
 # with the code it looks for (so the full-text ranking, every word at once, rarely fires), but the
 # rarer ones it does share tell apart candidates the vector finds alike. Tuned on CoSQA's dev
 # split (bench/retrieval.py, int8 model): nDCG@10 59.9 -> 60.7 (the vector alone 60.0); BM25 over
-# the whole scope fused by rank instead cost 2 points.
+# the whole scope fused by rank instead cost 2 points. It adds about 6 ms to a search.
 RERANK_WEIGHT = 0.1
 BM25_K1, BM25_B = 1.2, 0.75  # the usual constants
 # Words that say how a question is asked, not what it is about.
@@ -296,7 +296,7 @@ class _Statement:
             "q": self.literal, "limit": self.limit, "walk": walk, "k": k,
             "tsquery": " & ".join(terms), "terms": terms, "names": names,
             "rank_max": TEXT_RANK_MAX, "match_max": MATCH_MAX, "rrf_k": RRF_K, "weights": list(WEIGHTS),
-            "scope_chunks": max(group.chunks, 1), "rerank": RERANK_WEIGHT, "k1": BM25_K1, "b": BM25_B,
+            "rerank": RERANK_WEIGHT, "k1": BM25_K1, "b": BM25_B,
             "ef": str(min(max(settings.NYXSYNC_SEARCH_EF, walk), 1000)),  # pgvector's bound; the iterative scan walks past it
         }  # fmt: skip
         # The filters' own %s placeholders, by name.
@@ -347,43 +347,39 @@ class _Statement:
             sql = f"WITH {scope.format(nearest=nearest)} SELECT id, 0 FROM nearest ORDER BY distance, id"
         else:
             fusion = _FUSION.format(dims=dims, model_id=model_id)
-            words = rerank_words(self.query)
-            params.update({f"word{n}": word for n, word in enumerate(words)})
-            rerank = self._reranked(len(words))
+            params["words"] = rerank_words(self.query)
+            rerank = self._reranked()
             sql = f"WITH {scope.format(nearest=nearest)}, {rerank}, {self._text_and_definitions(terms, names, filters)}, {fusion}"
         return _SETTINGS + sql, params
 
     @staticmethod
-    def _reranked(words: int) -> str:
-        # How many chunks of the projects hold each word (the GIN index, through
-        # embeddings_chunk_scope, as for the full-text ranking); a word more than MATCH_MAX hold
-        # says little and is left out. Then each candidate's BM25 from its stored text vector.
-        counts = " UNION ALL ".join(
-            f"""SELECT %(word{n})s::text, (SELECT count(*) FROM (
-                    SELECT 1 FROM embeddings_chunk_scope c
-                    WHERE c.project_id = ANY(%(projects)s) AND c.text_search @@ to_tsquery('simple', %(word{n})s)
-                    LIMIT %(match_max)s + 1) x)::float8"""
-            for n in range(words)
-        ) or "SELECT NULL::text, 0::float8 WHERE false"
-        return f"""
-            word_counts AS MATERIALIZED (
-                SELECT term, df FROM ({counts}) t(term, df) WHERE df BETWEEN 1 AND %(match_max)s
-            ),
+    def _reranked() -> str:
+        # Each candidate's BM25 from its stored text vector, the words' document frequencies
+        # counted among the candidates: what tells them apart is what only some of them hold
+        # (as good on CoSQA as frequencies over the whole scope, and no index lookups).
+        return """
             nearest_words AS MATERIALIZED (
-                SELECT n.id, w.term, w.df, d.length,
+                SELECT n.id, w.term, d.length,
                        (SELECT coalesce(sum(cardinality(u.positions)), 0) FROM unnest(c.text_search) u WHERE u.lexeme = w.term)::float8 AS tf
                 FROM nearest n
                 JOIN embeddings_chunk c ON c.id = n.id
-                CROSS JOIN word_counts w
+                CROSS JOIN unnest(%(words)s::text[]) AS w(term)
                 CROSS JOIN LATERAL (SELECT coalesce(sum(cardinality(u.positions)), 0)::float8 AS length FROM unnest(c.text_search) u) d
+            ),
+            word_counts AS (
+                SELECT term, count(*) FILTER (WHERE tf > 0)::float8 AS df FROM nearest_words GROUP BY term
             ),
             nearest_bm25 AS MATERIALIZED (
                 SELECT w.id, sum(
-                    ln(1 + (%(scope_chunks)s - w.df + 0.5) / (w.df + 0.5)) * w.tf * (%(k1)s + 1)
+                    ln(1 + (a.candidates - t.df + 0.5) / (t.df + 0.5)) * w.tf * (%(k1)s + 1)
                     / (w.tf + %(k1)s * (1 - %(b)s + %(b)s * w.length / a.length))
                 ) AS bm25
-                FROM nearest_words w,
-                     (SELECT greatest(avg(length), 1) AS length FROM (SELECT DISTINCT id, length FROM nearest_words) l) a
+                FROM nearest_words w
+                JOIN word_counts t ON t.term = w.term
+                CROSS JOIN (
+                    SELECT greatest(avg(length), 1) AS length, count(*)::float8 AS candidates
+                    FROM (SELECT DISTINCT id, length FROM nearest_words) l
+                ) a
                 WHERE w.tf > 0
                 GROUP BY w.id
             ),
