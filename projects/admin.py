@@ -20,7 +20,7 @@ from projects.models import Membership, Project
 from projects.permissions import can_manage, can_view
 from projects.selectors import deleted_projects_for_user, projects_for_user
 from syncs import services as sync_services
-from syncs.admin import confirm_action, confirmed, enqueue_syncs, names_of, report_integrity
+from syncs.admin import act_on_each, confirm_action, confirmed, enqueue_syncs, report_integrity
 from syncs.models import ProjectSync, SyncRun
 
 
@@ -209,13 +209,11 @@ class ProjectAdmin(admin.ModelAdmin):
                 "their files, chunks and vectors are kept until they are purged."
             )
             return confirm_action(self, request, projects, action="soft_delete", title="Delete projects", warning=warning)
-        deleted = [project for project in projects if can_manage(request.user, project)]
-        for project in deleted:
-            sync_services.project_soft_delete(project=project)
-        if deleted:
-            self.message_user(request, f"Deleted {names_of(deleted)}; purge them to remove their embeddings.", messages.SUCCESS)
-        if refused := [project for project in projects if project not in deleted]:
-            self.message_user(request, f"You may not delete {names_of(refused)}.", messages.ERROR)
+        act_on_each(
+            self, request, projects, may=lambda project: can_manage(request.user, project),
+            act=lambda project: sync_services.project_soft_delete(project=project),
+            done="Deleted {names}; purge them to remove their embeddings.", verb="delete",
+        )  # fmt: skip
         return None
 
     @admin.action(description="Purge deleted projects (for good)", permissions=["remove"])
@@ -227,21 +225,10 @@ class ProjectAdmin(admin.ModelAdmin):
         if not confirmed(request):
             warning = "Purge these deleted projects? Their branches, files, chunks and runs are removed for good."
             return confirm_action(self, request, projects, action="purge", title="Purge projects", warning=warning)
-        purged, refused = [], []
-        for project in projects:
-            if not can_manage(request.user, project):  # the owners, as deleted_projects_for_user
-                refused.append(project)
-                continue
-            try:
-                sync_services.project_purge(project=project)
-            except sync_services.SyncConflict as exc:
-                self.message_user(request, f"{project}: {exc}", messages.ERROR)
-                continue
-            purged.append(project)
-        if purged:
-            self.message_user(request, f"Purged {names_of(purged)}.", messages.SUCCESS)
-        if refused:
-            self.message_user(request, f"You may not purge {names_of(refused)}.", messages.ERROR)
+        act_on_each(
+            self, request, projects, may=lambda project: can_manage(request.user, project),  # the owners, as deleted_projects_for_user
+            act=lambda project: sync_services.project_purge(project=project), done="Purged {names}.", verb="purge",
+        )  # fmt: skip
         return None
 
     @admin.action(description="Check integrity", permissions=["view"])

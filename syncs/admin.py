@@ -61,6 +61,26 @@ def confirmed(request) -> bool:
     return request.POST.get("post") == "yes"
 
 
+def act_on_each(modeladmin, request, objects, *, may, act, done: str, verb: str) -> None:
+    """`act` on each object the user `may` act on, through its service; one message for those
+    done (`done` names them as {names}), one for those refused, one per conflict."""
+    acted, refused = [], []
+    for obj in objects:
+        if not may(obj):
+            refused.append(obj)
+            continue
+        try:
+            act(obj)
+        except services.SyncConflict as exc:
+            modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
+            continue
+        acted.append(obj)
+    if acted:
+        modeladmin.message_user(request, done.format(names=names_of(acted)), messages.SUCCESS)
+    if refused:
+        modeladmin.message_user(request, f"You may not {verb} {names_of(refused)}.", messages.ERROR)
+
+
 def enqueue_syncs(modeladmin, request, project_syncs, *, trigger: str) -> None:
     """Queue a run of each branch (a waiting run absorbs the trigger); one message per outcome."""
     queued, waiting, refused, deleted = [], [], [], []
@@ -305,23 +325,11 @@ class ProjectSyncAdmin(admin.ModelAdmin):
                 "A branch with a run in progress is not removed: cancel the run first."
             )
             return confirm_action(self, request, project_syncs, action="remove", title="Remove branches", warning=warning)
-        removed, refused = [], []
-        for project_sync in project_syncs:
-            if not _may_change(request.user, project_sync):
-                refused.append(project_sync)
-                continue
-            try:
-                services.project_sync_remove(project_sync=project_sync)
-            except services.SyncConflict as exc:
-                self.message_user(request, f"{project_sync}: {exc}", messages.ERROR)
-                continue
-            removed.append(project_sync)
-        if removed:
-            self.message_user(request, f"Removed {names_of(removed)}.", messages.SUCCESS)
-        if refused:
-            self.message_user(request, f"You may not remove {names_of(refused)}.", messages.ERROR)
+        act_on_each(
+            self, request, project_syncs, may=lambda project_sync: _may_change(request.user, project_sync),
+            act=lambda project_sync: services.project_sync_remove(project_sync=project_sync), done="Removed {names}.", verb="remove",
+        )  # fmt: skip
         return None
-
 
 def _stream_of(user, runs) -> tuple[str, list[str]]:
     """Where the admin's pages listen: superusers on the operators' channel (every tenant's runs),
