@@ -145,6 +145,26 @@ def cpu_name() -> str:
     return f"{name} ({isa}{vnni})"
 
 
+class ModelClock:
+    """Seconds spent inside a backend's embed calls (the model), to tell them from the rest of a
+    sync: wraps `backend.embed` until `restore()`."""
+
+    def __init__(self, backend):
+        self.seconds = 0.0
+        self._backend, self._embed = backend, backend.embed
+        backend.embed = self._timed
+
+    def _timed(self, texts):
+        started = time.perf_counter()
+        try:
+            return self._embed(texts)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def restore(self) -> None:
+        self._backend.embed = self._embed
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]

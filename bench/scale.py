@@ -35,7 +35,9 @@ from pathlib import Path
 
 from common import (
     ROOT,
+    ModelClock,
     commit_tree,
+    cpu_name,
     drop_database,
     percentile,
     register_models,
@@ -286,7 +288,7 @@ def sync_part(work: Path, database_url: str, sizes: list[int], *, hnsw: bool) ->
     import json
 
     index = "with its HNSW index" if hnsw else "without an HNSW index"
-    print(f"\nsync by repository size (generated Python modules, hashing-256 {index}; CPU {_cpu()}; load average {os.getloadavg()[0]:.1f} at start)")
+    print(f"\nsync by repository size (generated Python modules, hashing-256 {index}; CPU {cpu_name()}; load average {os.getloadavg()[0]:.1f} at start)")
     if hnsw:
         register_models({"hashing-256"})  # else the sync registers it as the app's role, which builds no index
     daemon, repo_url, bare = serve_repository(work)
@@ -392,17 +394,7 @@ def sync_child(database_url: str, repository: str, username: str) -> None:
     from syncs.services import project_link, sync_run_enqueue
 
     tenancy.act_as_system_by_default()  # as manage.py does; the run itself acts for its project
-    backend = get_backend("hashing-256")
-    inside, embed = [0.0], backend.embed
-
-    def timed_embed(texts):
-        started = time.perf_counter()
-        try:
-            return embed(texts)
-        finally:
-            inside[0] += time.perf_counter() - started
-
-    backend.embed = timed_embed
+    model_clock = ModelClock(get_backend("hashing-256"))
     user = get_user_model().objects.create_user(username)
     project_sync = project_link(owner=user, repository=repository, branch="main", name=username)
     run, _ = sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
@@ -413,17 +405,10 @@ def sync_child(database_url: str, repository: str, username: str) -> None:
         raise SystemExit(f"{run.status}: {run.error}")
     project_sync.refresh_from_db()
     print(json.dumps({
-        "files": run.files_seen, "chunks": project_sync.live_chunk_count, "seconds": seconds, "model_seconds": inside[0],
+        "files": run.files_seen, "chunks": project_sync.live_chunk_count, "seconds": seconds, "model_seconds": model_clock.seconds,
         "phases": {phase: round(value, 1) for phase, value in run.phase_seconds.items()},
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))  # fmt: skip
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 if __name__ == "__main__":

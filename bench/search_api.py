@@ -36,6 +36,7 @@ from pathlib import Path
 
 from common import (
     ROOT,
+    ModelClock,
     commit_tree,
     cpu_name,
     drop_database,
@@ -149,18 +150,7 @@ def timed_sync(user, repo_url: str, name: str):
     from syncs.pipeline import sync_run_execute
     from syncs.services import project_link, sync_run_enqueue
 
-    backend = get_backend(settings.NYXSYNC_EMBEDDING_MODEL)
-    inside = [0.0]
-    embed = backend.embed
-
-    def timed_embed(texts):
-        started = time.perf_counter()
-        try:
-            return embed(texts)
-        finally:
-            inside[0] += time.perf_counter() - started
-
-    backend.embed = timed_embed
+    model_clock = ModelClock(get_backend(settings.NYXSYNC_EMBEDDING_MODEL))
     try:
         sync = project_link(owner=user, repository=repo_url, branch="main", name=name)
         run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
@@ -168,11 +158,11 @@ def timed_sync(user, repo_url: str, name: str):
         run = sync_run_execute(run.pk)
         seconds = time.perf_counter() - started
     finally:
-        backend.embed = embed
+        model_clock.restore()
     if run.status != SyncRun.Status.SUCCEEDED:
         raise SystemExit(f"the sync of {name} ended {run.status}: {run.error}")
     sync.refresh_from_db()
-    return sync, run, seconds, inside[0]
+    return sync, run, seconds, model_clock.seconds
 
 
 def measure(tenants: dict, database_url: str, count: int, small_model: str, work: Path) -> None:

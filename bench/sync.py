@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import commit_tree, cpu_name, drop_database, release_tree, serve_repository, setup_django
+from common import ModelClock, commit_tree, cpu_name, drop_database, release_tree, serve_repository, setup_django
 
 DEFAULT_VERSIONS = ["13.7.0", "13.7.1", "13.8.0", "13.8.1", "13.9.4", "14.0.0"]
 
@@ -63,7 +63,7 @@ def _run(args, sources: list[Path], work: Path, url: str, bare: Path) -> None:
     backend.embed(["warm up"])  # a worker loads its model once; syncs find it warm
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{args.package} {' -> '.join(args.versions)}; model {args.model} loaded in {time.monotonic() - started:.1f} s")
-    model_clock = _time_calls(backend)
+    model_clock = ModelClock(backend)
     user = get_user_model().objects.create_user("bench")
 
     sync = None
@@ -165,25 +165,6 @@ def _print_full(run, wall: float, model_seconds: float, backend) -> None:
         f"{model_seconds * 1000 / chars:.3f} s per 1,000 characters"
     )
     print(f"  full sync / raw torch model = {wall / raw:.2f}x (goal <= 0.6x)")
-
-
-class _Clock:
-    seconds = 0.0
-
-
-def _time_calls(backend) -> _Clock:
-    """Accumulate the time spent inside backend.embed (the model), to tell it from the rest."""
-    clock, embed = _Clock(), backend.embed
-
-    def timed(texts):
-        started = time.monotonic()
-        try:
-            return embed(texts)
-        finally:
-            clock.seconds += time.monotonic() - started
-
-    backend.embed = timed
-    return clock
 
 
 if __name__ == "__main__":
