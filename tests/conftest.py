@@ -9,6 +9,14 @@ import pytest
 pytest_plugins = ["tests.gitserver", "tests.workers", "tests.openai_standin", "tests.github_standin", "tests.syncing"]
 
 
+def pytest_sessionstart(session):
+    """The suite runs against the embedded servers the settings name (they only name them): up
+    before any test, for the workers and web servers tests start as well as for the tests."""
+    from nyxsync import embedded
+
+    embedded.ensure_configured()
+
+
 def pytest_sessionfinish(session):
     """`make test` leaves the machine as it found it: the embedded servers this run started are
     stopped at the end, unless another process (a `make run`) uses them now. Their data stays."""

@@ -87,6 +87,8 @@ def _celery_url(redis: dict) -> str:
 # and plain http:// on 127.0.0.1, and cookies over http). A deployment names its database and keeps
 # the strict defaults; production.py holds them whatever the environment says.
 EMBEDDED_SERVICES = not env.str("DATABASE_URL", default="")
+NYXSYNC_EMBEDDED_POSTGRES = EMBEDDED_SERVICES
+NYXSYNC_EMBEDDED_REDIS = not env.str("REDIS_URL", default="")
 DEBUG = env.bool("DEBUG", default=EMBEDDED_SERVICES)
 SECRET_KEY = _secret("SECRET_KEY", default="") or _dev_secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -157,7 +159,9 @@ TEMPLATES = [
 ]
 
 # --- database ---------------------------------------------------------------------------------
-# DATABASE_URL set: that server (it must have pgvector). Unset: the embedded server of this checkout.
+# DATABASE_URL set: that server (it must have pgvector). Unset: the embedded server of this checkout,
+# which its engine starts at the first connection (nyxsync.backends.postgresql): loading the
+# settings starts nothing, so `manage.py check` needs no server.
 # The app's role is subject to row-level security (nyxsync.tenancy); migrations run as the
 # owner role, which bypasses it: MIGRATION_DATABASE_URL (credentials, host and port of it are
 # used), or the embedded server's owner role.
@@ -201,11 +205,14 @@ DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={NYXSYNC_STA
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis: Celery broker and SSE fan-out -----------------------------------------------------
+# REDIS_URL unset: the embedded Redis of this checkout, started by the first broker connection
+# (nyxsync.celery), cache use (nyxsync.backends.redis_cache) or web server (nyxsync.asgi), not here.
 REDIS_URL = env.str("REDIS_URL", default="") or embedded.redis_url()
 REDIS = _redis_settings(REDIS_URL)
 EVENTSTREAM_REDIS = REDIS
 # Shared by every web process: API throttles count per user across all of them.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "nyxsync"}}
+CACHE_BACKEND = "nyxsync.backends.redis_cache.RedisCache" if NYXSYNC_EMBEDDED_REDIS else "django.core.cache.backends.redis.RedisCache"
+CACHES = {"default": {"BACKEND": CACHE_BACKEND, "LOCATION": REDIS_URL, "KEY_PREFIX": "nyxsync"}}
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
 # Who may read which live-progress channel (project-<uuid>, operators).
 EVENTSTREAM_CHANNELMANAGER_CLASS = "syncs.channels.ChannelManager"

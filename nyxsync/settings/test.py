@@ -4,7 +4,7 @@ database apart, so the suite never touches the data of `make run`."""
 import os
 
 from .base import *  # noqa: F401,F403
-from .base import DATABASES, REDIS, _celery_url, embedded, env
+from .base import CACHE_BACKEND, DATABASES, REDIS, _celery_url, embedded, env
 
 # Test runs may overlap on one machine (several developers or checkouts sharing the embedded
 # servers): each pytest process gets its own test database and Celery queue. Its subprocesses
@@ -22,7 +22,7 @@ if not env.str("REDIS_URL", default=""):
     EVENTSTREAM_REDIS = REDIS
     CELERY_BROKER_URL = CELERY_RESULT_BACKEND = _celery_url(REDIS)
 # A key space per run: throttle counts of an earlier run (same user ids) must not carry over.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": f"test-{TEST_RUN_ID}"}}
+CACHES = {"default": {"BACKEND": CACHE_BACKEND, "LOCATION": REDIS_URL, "KEY_PREFIX": f"test-{TEST_RUN_ID}"}}
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

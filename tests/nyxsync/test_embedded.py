@@ -54,9 +54,10 @@ def test_it_starts_services_in_a_fresh_home_and_keeps_their_data_across_restarts
 
 def manage_in(home, *args, **env):
     """`manage.py` with the settings a checkout runs with (not the test ones), in `home`."""
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "nyxsync.settings", "NYXSYNC_HOME": str(home), **env}
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "nyxsync.settings", "NYXSYNC_HOME": str(home)}
     for name in ("DATABASE_URL", "REDIS_URL", "DEBUG"):
         environment.pop(name, None)
+    environment.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], env=environment, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=180
     )
@@ -103,7 +104,7 @@ def test_a_data_folder_of_another_major_version_is_refused_and_left_as_it_was(ny
     (pgdata / "base").mkdir()
     (pgdata / "base" / "precious").write_text("data that must not be replaced")
 
-    result = manage_in(nyxsync_home, "check")
+    result = manage_in(nyxsync_home, "migrate")
 
     assert result.returncode == 1
     [line] = [line for line in result.stderr.splitlines() if line.strip()]
@@ -113,3 +114,54 @@ def test_a_data_folder_of_another_major_version_is_refused_and_left_as_it_was(ny
     assert sorted(path.name for path in pgdata.iterdir()) == ["PG_VERSION", "base"]
     assert (pgdata / "PG_VERSION").read_text() == "16\n"
     assert (pgdata / "base" / "precious").read_text() == "data that must not be replaced"
+
+
+def servers_of(home) -> dict[str, bool]:
+    """Which embedded servers of `home` run: a process, or a socket they listen on."""
+    import psutil
+
+    running = {"postgres": False, "redis": False}
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if str(home) in cmdline:
+            running["postgres"] |= "postgres" in cmdline
+            running["redis"] |= "redis" in cmdline
+    running["postgres"] |= any((home / "pgdata").glob(".s.PGSQL.*"))
+    running["redis"] |= (home / "redis" / "redis.sock").exists()
+    return running
+
+
+def test_loading_the_settings_starts_nothing_and_each_server_starts_when_first_used(nyxsync_home):
+    checked = manage_in(nyxsync_home, "check")
+    assert checked.returncode == 0, checked.stderr
+    assert "no issues" in checked.stdout
+    assert servers_of(nyxsync_home) == {"postgres": False, "redis": False}
+
+    # The first connection to the database starts PostgreSQL (and only it).
+    migrated = manage_in(nyxsync_home, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert servers_of(nyxsync_home) == {"postgres": True, "redis": False}
+
+    # The first use of the cache starts Redis.
+    cached = manage_in(nyxsync_home, "shell", "-c", "from django.core.cache import cache; cache.set('k', 7); print(cache.get('k'))")
+    assert cached.returncode == 0, cached.stderr
+    assert cached.stdout.split()[-1] == "7"
+    assert servers_of(nyxsync_home) == {"postgres": True, "redis": True}
+
+
+def test_a_broker_connection_starts_the_embedded_redis(nyxsync_home):
+    pinged = manage_in(nyxsync_home, "shell", "-c", "from nyxsync.celery import app; print(app.control.ping(timeout=0.2))")
+    assert pinged.returncode == 0, pinged.stderr
+    assert pinged.stdout.split()[-1] == "[]"  # no worker answers, but the broker is there
+    assert servers_of(nyxsync_home) == {"postgres": False, "redis": True}
+
+
+def test_nothing_embedded_starts_when_the_urls_name_other_servers(nyxsync_home):
+    closed = "postgres://nobody@127.0.0.1:1/nyxsync"
+    result = manage_in(
+        nyxsync_home, "shell", "-c", "from nyxsync import embedded; embedded.ensure_configured(); print('ok')",
+        DATABASE_URL=closed, REDIS_URL="redis://127.0.0.1:1/0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "ok"
+    assert servers_of(nyxsync_home) == {"postgres": False, "redis": False}

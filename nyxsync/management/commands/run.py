@@ -32,6 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         host, port = options["host"], options["port"]
         _require_free_port(host, port)
+        embedded.ensure_configured()  # before the children, which would each race to start them
         call_command("migrate", interactive=False, verbosity=1)
         call_command("ensure_admin")
         commands = self._commands(host, port, options["worker_concurrency"])
