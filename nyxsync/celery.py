@@ -23,12 +23,10 @@ class NyxsyncCelery(Celery):
 
 
 def _ensure_embedded_redis() -> None:
-    from django.conf import settings
+    # Imported here: `python -m nyxsync.embedded` imports this package (and so this module) first.
+    from nyxsync import embedded
 
-    if settings.NYXSYNC_EMBEDDED_REDIS:
-        from nyxsync import embedded
-
-        embedded.ensure_redis()
+    embedded.ensure_configured("redis")
 
 
 app = NyxsyncCelery("nyxsync")

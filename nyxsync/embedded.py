@@ -400,14 +400,15 @@ def _stop_redis() -> None:
 # --- all --------------------------------------------------------------------------------------
 
 
-def ensure_configured() -> None:
-    """Start the embedded servers the settings use (none when DATABASE_URL and REDIS_URL name
-    others): for the processes that serve or test, which want both up before anyone asks."""
+def ensure_configured(*services: str) -> None:
+    """Start those of the embedded servers ("postgres", "redis"; both by default) that the
+    settings use (none when DATABASE_URL and REDIS_URL name others): for the processes that serve
+    or test, which want them up before anyone asks, and for the clients Django does not build."""
     from django.conf import settings
 
-    if settings.NYXSYNC_EMBEDDED_POSTGRES:
+    if settings.NYXSYNC_EMBEDDED_POSTGRES and (not services or "postgres" in services):
         ensure_postgres()
-    if settings.NYXSYNC_EMBEDDED_REDIS:
+    if settings.NYXSYNC_EMBEDDED_REDIS and (not services or "redis" in services):
         ensure_redis()
 
 

@@ -11,6 +11,8 @@ from typing import TypedDict
 
 from django.db import transaction
 
+from nyxsync import embedded
+
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "run"
@@ -90,6 +92,9 @@ def _send(event: RunEvent) -> None:
     from django_eventstream import send_event
 
     try:
+        # Live streams listen on Redis: an embedded one is started by its first user (`sync --inline`
+        # may be the first); against a Redis that is down, each event would wait out the client's retries.
+        embedded.ensure_configured("redis")
         for channel in (project_channel(event["project"]), OPERATORS_CHANNEL):
             send_event(channel, EVENT_TYPE, event)
     except Exception:

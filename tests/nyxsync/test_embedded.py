@@ -131,7 +131,7 @@ def servers_of(home) -> dict[str, bool]:
     return running
 
 
-def test_loading_the_settings_starts_nothing_and_each_server_starts_when_first_used(nyxsync_home):
+def test_loading_the_settings_starts_nothing_and_each_server_starts_when_first_used(nyxsync_home, make_repo):
     checked = manage_in(nyxsync_home, "check")
     assert checked.returncode == 0, checked.stderr
     assert "no issues" in checked.stdout
@@ -142,11 +142,21 @@ def test_loading_the_settings_starts_nothing_and_each_server_starts_when_first_u
     assert migrated.returncode == 0, migrated.stderr
     assert servers_of(nyxsync_home) == {"postgres": True, "redis": False}
 
-    # The first use of the cache starts Redis.
+    # A sync in the command's own process publishes its progress: the first event starts Redis.
+    repo = make_repo()
+    repo.write("a.py", "def a():\n    return 1\n").commit("first")
+    assert manage_in(nyxsync_home, "ensure_admin", NYXSYNC_ADMIN_PASSWORD="first-admin-password").returncode == 0
+    synced = manage_in(nyxsync_home, "sync", "--repo", repo.url, "--branch", "main", "--inline", "--json", NYXSYNC_EMBEDDING_MODEL="hashing-256")
+    assert synced.returncode == 0, synced.stderr
+    assert '"status": "succeeded"' in synced.stdout
+    assert servers_of(nyxsync_home) == {"postgres": True, "redis": True}
+
+
+def test_the_first_use_of_the_cache_starts_the_embedded_redis(nyxsync_home):
     cached = manage_in(nyxsync_home, "shell", "-c", "from django.core.cache import cache; cache.set('k', 7); print(cache.get('k'))")
     assert cached.returncode == 0, cached.stderr
     assert cached.stdout.split()[-1] == "7"
-    assert servers_of(nyxsync_home) == {"postgres": True, "redis": True}
+    assert servers_of(nyxsync_home) == {"postgres": False, "redis": True}
 
 
 def test_a_broker_connection_starts_the_embedded_redis(nyxsync_home):
