@@ -170,7 +170,7 @@ def search_part(target: int, queries: int) -> None:
 
     from embeddings.backends import get_backend
     from embeddings.manifest import StagedFile, manifest_stage
-    from embeddings.vectors import embedding_model_register, vectors_write
+    from embeddings.vectors import embedding_model_register, vector_index_definition, vector_index_name, vectors_write
     from syncs.models import ProjectSync
     from syncs.services import project_link
 
@@ -194,7 +194,7 @@ def search_part(target: int, queries: int) -> None:
     backend = get_backend("hashing-256")
     model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
     texts = {chunk.content_hash: chunk.text for file in files for chunk in file.chunks}
-    index = f"embeddings_vector_hnsw_{model.pk}"
+    index = vector_index_name(model)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP INDEX IF EXISTS {index}")  # bulk load, then build once
     started = time.monotonic()
@@ -207,9 +207,9 @@ def search_part(target: int, queries: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '1GB'")
         cursor.execute("SET max_parallel_maintenance_workers = 1")
-        cursor.execute(
-            f"CREATE INDEX {index} ON embeddings_vector USING hnsw ((embedding::vector({model.dimensions})) vector_cosine_ops) WHERE model_id = {model.pk}"
-        )
+        # As migrate builds it on a populated database: every vector indexed, then one build.
+        cursor.execute("UPDATE embeddings_vector SET indexed = true WHERE model_id = %s AND NOT indexed", [model.pk])
+        cursor.execute(f"CREATE INDEX {index} {vector_index_definition(model)}")
         cursor.execute("ANALYZE embeddings_vector; ANALYZE embeddings_chunk; ANALYZE embeddings_sourcefile")
     print(f"  HNSW index built in {time.monotonic() - started:.1f} s")
     ProjectSync.objects.filter(pk=sync.pk).update(live_generation=1, live_chunk_count=chunk_count, embedding_model="hashing-256")

@@ -1,20 +1,24 @@
 """Search through the REST API as users see it, under row-level security, beside another tenant.
 
     .venv/bin/python bench/search_api.py [--big-chunks 98000] [--small-chunks 2200] [--queries 40]
-                                         [--small-model hashing-256] [--keep] [--index-after-sync]
+                                         [--small-model hashing-256] [--keep] [--index-on-write]
 
 Two tenants in one scratch database, each syncing a repository of real code (.py files of this
 virtualenv, disjoint, as many files as make the chunks asked for) through the pipeline, served by
 `git daemon`: tenant B's big repository (98,000 chunks by default) and tenant A's small one (2,200),
-both with the
-hashing-256 model unless --small-model names another for A's (all-MiniLM-L6-v2: the real model,
-on the small corpus only; B's stays hashing). The models are registered with their HNSW indexes
-first, as a deployment's `migrate` leaves them, so the syncs pay for the index as they would. Then a web server as `make run` starts it
-(uvicorn, the app's role under row-level security, the default model loaded at start), and each
-user searches with their own API token, timed by the client: the first query after the server
-answers, then warm p50/p95 for A (small project, B's chunks beside it) and for B (its own big
-project), and whether any hit came from the other tenant. Also each sync's throughput: chunks/s
-outside the model (the whole sync minus the time inside the model's embed calls).
+both with the hashing-256 model unless --small-model names another for A's (all-MiniLM-L6-v2: the
+real model, on the small corpus only; B's stays hashing). The models are registered with their
+HNSW indexes first, as a deployment's `migrate` leaves them. The syncs write their vectors pending
+(outside the index, embeddings.vectors); --index-on-write makes every vector enter the index as it
+is written instead (a trigger), as before pending vectors existed, to compare the syncs' cost.
+
+Then a web server as `make run` starts it (uvicorn, the app's role under row-level security, the
+default model loaded at start), and each user searches with their own API token, timed by the
+client: the first query after the server answers, then warm p50/p95 for A (small project, B's
+chunks beside it) and for B (its own big project), and whether any hit came from the other
+tenant: first with the syncs' vectors still pending (searched exactly), then again after the
+indexer has moved them into the HNSW index (timed: vectors/s). Also each sync's throughput:
+chunks/s outside the model (the whole sync minus the time inside the model's embed calls).
 
 Figures only: nothing passes or fails. The database is dropped at the end unless --keep, which
 keeps it (nyxsync_bench_search) and reuses its synced projects next time.
@@ -57,7 +61,7 @@ def main() -> None:
     parser.add_argument("--small-model", default="hashing-256")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument(
-        "--index-after-sync", action="store_true", help="Build the HNSW indexes after the syncs (a first deploy's migrate), not before."
+        "--index-on-write", action="store_true", help="Every vector enters the HNSW index as it is written (as before pending vectors)."
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-search-"))
@@ -68,15 +72,12 @@ def main() -> None:
     try:
         daemon, repo_url, bare = serve_repository(work)
         small, big = python_files([args.small_chunks, args.big_chunks])
-        if not args.index_after_sync:
-            register_models({"hashing-256", args.small_model})
+        register_models({"hashing-256", args.small_model})
+        if args.index_on_write:
+            index_on_write()
         tenants = {}
         for name, chosen, model in (("b", big, "hashing-256"), ("a", small, args.small_model)):
             tenants[name] = load_tenant(name, chosen, model, work, repo_url, bare)
-        if args.index_after_sync:
-            started = time.perf_counter()
-            register_models({"hashing-256", args.small_model})
-            print(f"HNSW indexes built after the syncs in {time.perf_counter() - started:.1f} s")
         measure(tenants, url, args.queries, args.small_model, work)
     finally:
         if daemon is not None:
@@ -84,6 +85,24 @@ def main() -> None:
         if not args.keep:
             drop_database(database)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def index_on_write() -> None:
+    """A trigger that marks each vector indexed as it is inserted: it enters the HNSW index with
+    the write, in the sync, as every vector did before they were written pending."""
+    from django.db import connections
+
+    from nyxsync.db import as_migration_role
+
+    connection = connections["default"]
+    with as_migration_role(connection), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE OR REPLACE FUNCTION bench_index_on_write() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN NEW.indexed := true; RETURN NEW; END $$"
+        )
+        cursor.execute("DROP TRIGGER IF EXISTS bench_index_on_write ON embeddings_vector")
+        cursor.execute("CREATE TRIGGER bench_index_on_write BEFORE INSERT ON embeddings_vector FOR EACH ROW EXECUTE FUNCTION bench_index_on_write()")
+    print("vectors enter the HNSW index as they are written (--index-on-write)")
 
 
 def python_files(chunk_targets: list[int]) -> list[list[Path]]:
@@ -166,6 +185,7 @@ def timed_sync(user, repo_url: str, name: str):
 
 
 def measure(tenants: dict, database_url: str, count: int, small_model: str, work: Path) -> None:
+    from embeddings.vectors import vectors_index_pending, vectors_pending_count
     from nyxsync.api_tokens import api_token_issue
 
     tokens = {name: api_token_issue(user=tenant["user"]).key for name, tenant in tenants.items()}
@@ -184,27 +204,40 @@ def measure(tenants: dict, database_url: str, count: int, small_model: str, work
                 f"web server up in {started:.1f} s (model loaded at start); first search after it answered: "
                 f"{first * 1000:.0f} ms ({len(hits)} hits)"
             )
-            for name in ("a", "b"):
-                tenant, other = tenants[name], tenants["b" if name == "a" else "a"]
-                for query in queries[name][:3]:  # warm
-                    search(client, tokens[name], tenant["sync"], query)
-                latencies, foreign, empty = [], 0, 0
-                for query in queries[name]:
-                    before = time.perf_counter()
-                    hits = search(client, tokens[name], tenant["sync"], query)
-                    latencies.append((time.perf_counter() - before) * 1000)
-                    foreign += sum(hit["sync"] == str(other["sync"].uuid) for hit in hits)
-                    empty += not hits
-                print(
-                    f"tenant {name.upper()} ({tenant['sync'].live_chunk_count:,} chunks, {tenant['sync'].embedding_model}; "
-                    f"{other['sync'].live_chunk_count:,} of the other tenant's beside them): {len(latencies)} searches through the API, "
-                    f"p50 {percentile(latencies, 0.5):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms; "
-                    f"hits from the other tenant: {foreign}; searches without hits: {empty}"
-                )
+            pending = vectors_pending_count()
+            if pending:
+                print(f"with the syncs' {pending:,} vectors pending (not in the HNSW index yet, searched exactly):")
+                latency_rows(client, tenants, tokens, queries)
+                before = time.perf_counter()
+                moved = vectors_index_pending()
+                seconds = time.perf_counter() - before
+                print(f"indexer: {moved:,} vectors moved into the HNSW index in {seconds:.1f} s ({moved / seconds:,.0f} vectors/s); load average {os.getloadavg()[0]:.1f}")
+            print("with every vector in the HNSW index:")
+            latency_rows(client, tenants, tokens, queries)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}; bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def latency_rows(client, tenants: dict, tokens: dict, queries: dict) -> None:
+    for name in ("a", "b"):
+        tenant, other = tenants[name], tenants["b" if name == "a" else "a"]
+        for query in queries[name][:3]:  # warm
+            search(client, tokens[name], tenant["sync"], query)
+        latencies, foreign, empty = [], 0, 0
+        for query in queries[name]:
+            before = time.perf_counter()
+            hits = search(client, tokens[name], tenant["sync"], query)
+            latencies.append((time.perf_counter() - before) * 1000)
+            foreign += sum(hit["sync"] == str(other["sync"].uuid) for hit in hits)
+            empty += not hits
+        print(
+            f"  tenant {name.upper()} ({tenant['sync'].live_chunk_count:,} chunks, {tenant['sync'].embedding_model}; "
+            f"{other['sync'].live_chunk_count:,} of the other tenant's beside them): {len(latencies)} searches through the API, "
+            f"p50 {percentile(latencies, 0.5):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms; "
+            f"hits from the other tenant: {foreign}; searches without hits: {empty}; load average {os.getloadavg()[0]:.1f}"
+        )
 
 
 def queries_for(sync, count: int) -> list[str]:

@@ -8,7 +8,8 @@ from pgvector.django import VectorField
 
 class EmbeddingModel(models.Model):
     """An embedding model vectors are made with. Each one has its own partial HNSW index on
-    embeddings_vector (`embeddings_vector_hnsw_<id>`), so vectors of any dimension coexist."""
+    embeddings_vector over its indexed rows (`embeddings_vector_hnsw_<id>_indexed`,
+    embeddings.vectors), so vectors of any dimension coexist."""
 
     name = models.CharField(max_length=200, unique=True)
     backend = models.CharField(max_length=50)
@@ -46,11 +47,21 @@ class Vector(models.Model):
     # No fixed dimension: rows of one model share theirs; indexes cast to it (see EmbeddingModel).
     embedding = VectorField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Whether the row is in its model's HNSW index (whose predicate includes `indexed`). Rows are
+    # written pending (False), so a sync's writes skip the index's slow inserts; the indexer
+    # (embeddings.vectors.vectors_index_pending) moves them in, a batch at a time, after each
+    # swap. Search reads the pending ones exactly (embeddings.search).
+    indexed = models.BooleanField(db_default=False)
 
     class Meta:
         constraints = [
             # A tenant's vectors by hash: the lookup before embedding, search's chunk -> vector join.
             models.UniqueConstraint(fields=["model", "tenant", "content_hash"], name="vector_unique_model_tenant_hash"),
+        ]
+        indexes = [
+            # Search's exact read of the caller's tenants' pending vectors; the indexer's batches.
+            # As small as the backlog.
+            models.Index(fields=["model", "tenant"], condition=models.Q(indexed=False), name="vector_pending"),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,8 @@ Every step reaches the caller's own chunks through an index, whatever other tena
 - vectors: small scopes (NYXSYNC_SEARCH_EXACT_MAX_CHUNKS) are scanned exactly, from the branches'
   live files to their chunks to the tenant's vector of each; larger ones walk the model's HNSW
   index, keeping the scope's tenants' vectors (pgvector's iterative scan walks on until enough
-  pass), then find their chunks in the scope;
+  pass), and read the tenants' pending vectors (not in the index yet) exactly beside it, then
+  find their chunks in the scope;
 - words and definitions: the GIN indexes on the chunk's stored text vector and its symbols,
   through the view embeddings_chunk_scope (migration nyxsync.0003). Under the chunk table's
   row-level-security policy PostgreSQL must apply the policy before any operator that is not
@@ -323,14 +324,21 @@ class _Statement:
         else:
             # The walk reads only vectors (one table, ORDER BY distance LIMIT: always the index),
             # keeps the scope's tenants' (iterative scan: it walks on until enough pass), then
-            # finds their chunks in the scope. Relaxed order: sorted again here.
+            # finds their chunks in the scope. Relaxed order: sorted again here. Beside it, the
+            # tenants' pending vectors (written since the indexer last ran, not in the index yet:
+            # embeddings.vectors), read exactly through their own small index.
             nearest = f"""
                 SELECT c.id, nv.distance
                 FROM (
-                    SELECT v.tenant_id, v.content_hash, {distance} AS distance
-                    FROM embeddings_vector v
-                    WHERE v.model_id = {model_id} AND v.tenant_id = ANY(%(tenants)s)
-                    ORDER BY {distance} LIMIT %(walk)s
+                    (SELECT v.tenant_id, v.content_hash, {distance} AS distance
+                     FROM embeddings_vector v
+                     WHERE v.model_id = {model_id} AND v.indexed AND v.tenant_id = ANY(%(tenants)s)
+                     ORDER BY {distance} LIMIT %(walk)s)
+                    UNION ALL
+                    (SELECT v.tenant_id, v.content_hash, {distance} AS distance
+                     FROM embeddings_vector v
+                     WHERE v.model_id = {model_id} AND NOT v.indexed AND v.tenant_id = ANY(%(tenants)s)
+                     ORDER BY {distance} LIMIT %(walk)s)
                 ) nv
                 JOIN scope s ON s.tenant_id = nv.tenant_id
                 JOIN embeddings_chunk c ON c.project_id = s.project_id AND c.content_hash = nv.content_hash

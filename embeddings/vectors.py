@@ -4,12 +4,17 @@ Identical content anywhere in a tenant's projects (another file, branch or proje
 owner) maps to the same row, so it is embedded once. Another tenant's rows are never looked at,
 so what a run embeds or reuses tells its tenant nothing about anyone else's code; only where the
 operator turns on NYXSYNC_SHARE_VECTORS_ACROSS_TENANTS are they copied instead of embedding the
-same text again (`vectors_copy_from_other_tenants`). Rows are never updated; a model is never
-mixed with another (partial HNSW index per model, see EmbeddingModel)."""
+same text again (`vectors_copy_from_other_tenants`). A row's vector is never updated; a model is
+never mixed with another (partial HNSW index per model, see EmbeddingModel).
+
+Rows are written pending (`indexed` false, outside the HNSW index: an insert into it costs
+milliseconds, a plain row microseconds), and `vectors_index_pending` moves them into the index
+in batches after each swap (the task syncs.index_vectors, and beat as a safety net)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,6 +24,7 @@ from django.db import connection, transaction
 from embeddings.models import EmbeddingModel
 from nyxsync import tenancy
 from nyxsync.db import index_build, index_exists
+from nyxsync.locks import advisory_lock
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +39,27 @@ def embedding_model_register(*, name: str, backend: str, dimensions: int) -> Emb
     return model
 
 
+def vector_index_name(model: EmbeddingModel) -> str:
+    """The model's HNSW index: over its indexed rows only (migration 0017)."""
+    return f"embeddings_vector_hnsw_{int(model.pk)}_indexed"
+
+
+def vector_index_definition(model: EmbeddingModel) -> str:
+    """What follows CREATE INDEX <name>: the model's rows that are `indexed`, cast to its
+    dimension, with the cosine opclass that embeddings.search orders by."""
+    pk, dims = int(model.pk), int(model.dimensions)
+    return f"ON embeddings_vector USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE model_id = {pk} AND indexed"
+
+
 def vector_index_ensure(model: EmbeddingModel) -> bool:
     """Build the model's partial HNSW index if missing; returns whether it exists now.
     CONCURRENTLY when not in a transaction, so writers go on; inside one (tests, first use in an
-    atomic block) a plain build, which is instant for a model that has no vectors yet.
+    atomic block) a plain build, which is instant for a model that has no indexed vectors yet.
 
     Only the owner role may build it: the app's role (row-level security, no DDL) leaves it to the
-    next `migrate` or `vector_indexes` run; search scans exactly until then."""
-    name = f"embeddings_vector_hnsw_{int(model.pk)}"
+    next `migrate` or `vector_indexes` run; until then the model's vectors stay pending and
+    search reads them exactly."""
+    name = vector_index_name(model)
     with connection.cursor() as cursor:
         if index_exists(cursor, name):
             return True
@@ -48,12 +67,7 @@ def vector_index_ensure(model: EmbeddingModel) -> bool:
         if not cursor.fetchone()[0]:
             logger.warning("embeddings.index.missing", extra={"model": model.name, "index": name, "fix": "manage.py vector_indexes"})
             return False
-        index_build(
-            cursor,
-            name,
-            f"ON embeddings_vector USING hnsw ((embedding::vector({int(model.dimensions)})) vector_cosine_ops) WHERE model_id = {int(model.pk)}",
-            concurrently=not connection.in_atomic_block,
-        )
+        index_build(cursor, name, vector_index_definition(model), concurrently=not connection.in_atomic_block)
     logger.info("embeddings.index.created", extra={"model": model.name, "index": name})
     return True
 
@@ -61,6 +75,52 @@ def vector_index_ensure(model: EmbeddingModel) -> bool:
 def vector_indexes_ensure() -> list[str]:
     """Build the missing HNSW index of every registered model; returns the models built for."""
     return [model.name for model in EmbeddingModel.objects.order_by("pk") if vector_index_ensure(model)]
+
+
+# The indexer's advisory lock (one indexer per database): a namespace of its own ("nyxi"), apart
+# from nyxsync.locks' keys.
+_INDEXER_LOCK = 0x6E797869 << 32
+
+
+def vectors_index_pending(*, batch_size: int = 500, seconds: float | None = None) -> int:
+    """Move pending vectors (written since the last call) into their model's HNSW index, one
+    batch per short transaction, until none is left or `seconds` have passed; returns how many
+    were moved. A model whose index is missing or invalid keeps its rows pending: search reads
+    them exactly. One indexer at a time: a call while another runs returns 0 at once.
+
+    Each batch is an UPDATE that sets `indexed`: PostgreSQL writes the new row versions, and only
+    those enter the HNSW index. A row locked by a writer is skipped, for the next batch or call.
+    Acts on every tenant's vectors: callers act as the system."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    moved = 0
+    with advisory_lock(_INDEXER_LOCK) as acquired:
+        if not acquired:
+            return 0
+        for model in EmbeddingModel.objects.order_by("pk"):
+            with connection.cursor() as cursor:
+                if not index_exists(cursor, vector_index_name(model)):
+                    continue
+            while deadline is None or time.monotonic() < deadline:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        "UPDATE embeddings_vector SET indexed = true WHERE id IN ("
+                        " SELECT id FROM embeddings_vector WHERE model_id = %s AND NOT indexed LIMIT %s FOR UPDATE SKIP LOCKED)",
+                        [model.pk, batch_size],
+                    )
+                    count = cursor.rowcount
+                moved += count
+                if count < batch_size:
+                    break
+    if moved:
+        logger.info("embeddings.index.moved", extra={"vectors": moved})
+    return moved
+
+
+def vectors_pending_count() -> int:
+    """How many vectors wait for the indexer (every tenant's: callers act as the system)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM embeddings_vector WHERE NOT indexed")
+        return cursor.fetchone()[0]
 
 
 def vector_tenant(project) -> int:

@@ -151,7 +151,7 @@ def _sync(run: SyncRun, progress: Progress) -> None:
     _check_chunk_limit(project_sync.live_chunk_count - run.chunks_deleted + new_chunks)
     if not same_model:  # a model change needs vectors for the carried-over chunks too
         lengths.update(live_chunk_lengths(project_sync, exclude_file_ids=diff.retire_ids))
-    _embed(run, lengths, progress)
+    stored = _embed(run, lengths, progress)
     run.chunks_reused = max(new_chunks - run.chunks_embedded, 0)
 
     progress.phase(Phase.SWAP)
@@ -161,6 +161,17 @@ def _sync(run: SyncRun, progress: Progress) -> None:
         manifest_prune_retired(project_sync)
     except Exception:  # the run has succeeded: the next run prunes what is left
         logger.warning("sync.prune.failed", extra={"run_id": str(run.uuid)}, exc_info=True)
+    if stored:
+        _index_soon(run)
+
+
+def _index_soon(run: SyncRun) -> None:
+    """The vectors the run stored are pending (searched exactly): have the indexer move them into
+    the HNSW index now, not at beat's next tick. By the task's stable name (syncs.tasks, a door)."""
+    try:
+        celery_app.send_task("embeddings.index_vectors")
+    except Exception:  # the run has succeeded: beat's safety net runs the indexer within a minute
+        logger.warning("sync.index.enqueue_failed", extra={"run_id": str(run.uuid)}, exc_info=True)
 
 
 def _read_and_chunk(url: str, entries: list, progress: Progress) -> Iterator[list]:
@@ -195,18 +206,20 @@ def _check_chunk_limit(chunks: int) -> None:
         raise LimitExceeded(f"the branch makes more than {settings.NYXSYNC_MAX_CHUNKS:,} chunks, more than nyxsync keeps (NYXSYNC_MAX_CHUNKS)")
 
 
-def _embed(run: SyncRun, lengths: dict[str, int], progress: Progress) -> None:
+def _embed(run: SyncRun, lengths: dict[str, int], progress: Progress) -> int:
     """Embed the chunks (by hash: text length) whose (model, hash) has no vector in the project's
     tenant yet, storing each batch at once; large work is shared with other workers
     (embeddings.fanout). Texts are read back from the staged chunks one batch at a time. Only the
     tenant's own vectors count, so the counters and the phase's total tell the tenant nothing
-    about anyone else (unless the operator shares vectors across tenants)."""
+    about anyone else (unless the operator shares vectors across tenants). Returns how many
+    vectors it stored (embedded or copied), all pending for the indexer."""
     backend = get_backend(run.embedding_model)
     model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
     project = run.project_sync.project
     tenant_id = vector_tenant(project)
     missing = set(lengths) - hashes_with_vectors(model, lengths, tenant_id=tenant_id)
-    missing -= vectors_copy_from_other_tenants(model, missing, tenant_id=tenant_id)
+    copied = vectors_copy_from_other_tenants(model, missing, tenant_id=tenant_id)
+    missing -= copied
     # Batches of similar lengths waste less padding in the model.
     missing = sorted(missing, key=lambda content_hash: (lengths[content_hash], content_hash))
     progress.phase(Phase.EMBED, total=len(missing))
@@ -218,6 +231,7 @@ def _embed(run: SyncRun, lengths: dict[str, int], progress: Progress) -> None:
             vectors_write(model, batch, backend.embed([texts[content_hash] for content_hash in batch]), tenant_id=tenant_id)
             progress.advance(len(batch))
     run.chunks_embedded = len(missing)
+    return len(missing) + len(copied)
 
 
 def _embed_fanned_out(run: SyncRun, model, backend, missing: list[str], progress: Progress) -> None:

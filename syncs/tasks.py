@@ -23,6 +23,18 @@ def embed_help(run_id: int) -> None:
     sync_run_help_embed(run_id)
 
 
+@shared_task(name="embeddings.index_vectors", ignore_result=True, soft_time_limit=300, time_limit=330)
+def index_vectors() -> None:
+    """After each swap that stored vectors, and beat every minute as a safety net: move pending
+    vectors into their model's HNSW index (embeddings.vectors.vectors_index_pending), for at most
+    four minutes a call (the next call goes on); one indexer at a time."""
+    from embeddings.vectors import vectors_index_pending
+    from nyxsync import tenancy
+
+    with tenancy.dangerously_as_system():  # every tenant's vectors
+        vectors_index_pending(seconds=240)
+
+
 @shared_task(name="syncs.sweep", ignore_result=True, soft_time_limit=60, time_limit=90)
 def sweep() -> None:
     from nyxsync import tenancy

@@ -244,6 +244,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-sync-runs": {"task": "syncs.sweep", "schedule": 60.0},
     # Scheduled syncs: checks the branches that are due (syncs.schedule); a stale tick is dropped.
     "check-scheduled-syncs": {"task": "syncs.check_scheduled", "schedule": 60.0, "options": {"expires": 55}},
+    # Moves pending vectors into the HNSW index (embeddings.vectors) if a swap's own call was lost.
+    "index-vectors": {"task": "embeddings.index_vectors", "schedule": 60.0, "options": {"expires": 55}},
 }
 
 # --- auth, i18n, static -----------------------------------------------------------------------

@@ -15,7 +15,12 @@ from django.test.utils import CaptureQueriesContext
 from embeddings.chunking import Chunk as ChunkPiece
 from embeddings.manifest import StagedFile, manifest_stage
 from embeddings.search import search
-from embeddings.vectors import embedding_model_register, vectors_write
+from embeddings.vectors import (
+    embedding_model_register,
+    vector_index_definition,
+    vector_index_name,
+    vectors_write,
+)
 from nyxsync import tenancy
 from syncs.models import ProjectSync
 from syncs.services import project_link
@@ -60,11 +65,10 @@ def two_tenants(django_user_model, owner_sql, fast_model):
     rng = random.Random(5)
     me, them = django_user_model.objects.create_user("me"), django_user_model.objects.create_user("them")
     mine, theirs = load(me, "mine", 300, model, rng), load(them, "theirs", 10_000, model, rng)
-    # The HNSW index as migrate builds it, and statistics as autovacuum keeps them.
-    owner_sql(
-        f"CREATE INDEX IF NOT EXISTS embeddings_vector_hnsw_{model.pk} ON embeddings_vector "
-        f"USING hnsw ((embedding::vector(256)) vector_cosine_ops) WHERE model_id = {model.pk}"
-    )
+    # The HNSW index as migrate builds it on a populated database (every vector indexed: quicker
+    # than the indexer's inserts), and statistics as autovacuum keeps them.
+    owner_sql("UPDATE embeddings_vector SET indexed = true")
+    owner_sql(f"CREATE INDEX IF NOT EXISTS {vector_index_name(model)} {vector_index_definition(model)}")
     owner_sql("ANALYZE embeddings_chunk, embeddings_sourcefile, embeddings_vector, project_syncs, projects_project")
     return {"me": me, "them": them, "mine": mine, "theirs": theirs}
 
@@ -134,3 +138,17 @@ def test_a_large_project_walks_the_vector_index(two_tenants, options, settings):
     chunk_scans = scans_of(plans, "embeddings_chunk")
     assert not [scan for scan in chunk_scans if scan.startswith("Seq Scan")], chunk_scans
     assert any("embeddings_vector_hnsw" in scan for scan in scans_of(plans, "embeddings_vector")), scans_of(plans, "embeddings_vector")
+
+
+def test_vectors_written_since_the_indexer_ran_are_read_through_their_own_index(two_tenants, django_user_model, settings):
+    settings.NYXSYNC_SEARCH_EXACT_MAX_CHUNKS = 100  # our 300 + 200 chunks walk the HNSW index
+    model = embedding_model_register(name="hashing-256", backend="hashing", dimensions=256)
+    fresh = load(two_tenants["me"], "fresh", 200, model, random.Random(6))  # pending: not indexed yet
+    hits, plans = plans_of_a_search(two_tenants["me"], fresh, k=10, query="parse config file value")
+
+    assert hits and {hit.project_sync_id for hit in hits} == {fresh.pk}
+    # Our indexed vectors through the HNSW index or (as few as ours are) our tenant's btree.
+    vector_scans = scans_of(plans, "embeddings_vector")
+    assert any("vector_pending" in scan for scan in vector_scans), vector_scans
+    assert "Seq Scan" not in vector_scans, vector_scans
+    assert not [scan for scan in scans_of(plans, "embeddings_chunk") if scan.startswith("Seq Scan")]

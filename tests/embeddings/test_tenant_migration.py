@@ -64,7 +64,11 @@ def test_vectors_made_before_tenants_go_to_every_tenant_that_uses_them(project_d
     # A database as it was before tenants: everything applied, then the migrations since undone
     # (two of them drop a column, empty here, on the way back: that has to be allowed).
     assert project_dir("migrate", database=scratch_db).returncode == 0
-    empty_columns = ["--allow-destructive", "embeddings.0008_vector_tenant", "--allow-destructive", "embeddings.0013_chunk_text_search"]
+    empty_columns = [
+        *("--allow-destructive", "embeddings.0008_vector_tenant"),
+        *("--allow-destructive", "embeddings.0013_chunk_text_search"),
+        *("--allow-destructive", "embeddings.0016_vector_indexed"),
+    ]
     back = project_dir("migrate", "embeddings", BEFORE_TENANTS, *empty_columns, database=scratch_db)
     assert back.returncode == 0, back.stderr
     users = seed_two_tenants_sharing_a_vector(scratch_db)

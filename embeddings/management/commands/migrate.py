@@ -90,7 +90,13 @@ class Command(DjangoMigrate):
 
 
 def _build_vector_indexes(connection) -> None:
-    """Models registered at run time got no index (the app's role may not build one)."""
+    """Models registered at run time got no index (the app's role may not build one). Only on
+    the latest embeddings schema, which the index's definition assumes (not after a migrate
+    back to an earlier one)."""
+    executor = MigrationExecutor(connection)
+    embeddings_leaves = [key for key in executor.loader.graph.leaf_nodes() if key[0] == "embeddings"]
+    if executor.migration_plan(embeddings_leaves):
+        return
     if "embeddings_vector" in connection.introspection.table_names():
         from embeddings.vectors import vector_indexes_ensure
 
