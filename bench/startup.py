@@ -2,12 +2,14 @@
 what a `manage.py` process costs before it does anything, in this checkout and, side by side in
 the same run (interleaved), in another one (--baseline, e.g. a clone of an earlier main).
 
-    .venv/bin/python bench/startup.py [--baseline ../other-clone] [--runs 7]
+    .venv/bin/python bench/startup.py [--baseline ../other-clone] [--runs 7] [--worker]
 
 Prints the CPU and load; then, per checkout, whether `manage.py check` with nothing running left
 a server running, and the median (min-max) wall time of `django.setup()`, `manage.py check` and
 the no-op `manage.py sync --inline --json` (the branch is at the commit already synced), the
-ratio to the baseline, the model libraries the no-op imported and its largest imports. Both
+ratio to the baseline, the model libraries the no-op imported and its largest imports. With
+--worker, also the no-op `manage.py sync --json` handed to a running Celery worker (this
+checkout's, warm), as through `make run`. Both
 checkouts run with this interpreter (the same packages). Uses a scratch NYXSYNC_HOME (its own
 embedded servers, stopped and removed at the end) and a local `git daemon`; never the data of
 `make run`. Figures only: nothing passes or fails.
@@ -34,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, help="another checkout to measure side by side")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--worker", action="store_true", help="also time the no-op through a running worker")
     args = parser.parse_args()
     checkouts = {"this": ROOT}
     if args.baseline:
@@ -45,7 +48,7 @@ def main() -> None:
     home.mkdir()
     env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG")}
     env.update(NYXSYNC_HOME=str(home), LOG_LEVEL="WARNING", NYXSYNC_ADMIN_PASSWORD="bench-admin-password")
-    daemon = None
+    daemon = worker = None
     try:
         print(f"CPU: {cpu_name()}, {os.cpu_count()} cores, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
         for name, checkout in checkouts.items():
@@ -67,6 +70,9 @@ def main() -> None:
             "manage.py check": ["manage.py", "check"],
             "no-op manage.py sync": ["manage.py", *sync],
         }
+        if args.worker:
+            worker = _start_worker(env)
+            measures["no-op sync via worker"] = ["manage.py", *[arg for arg in sync if arg != "--inline"]]
         walls = {(checkout, measure): [] for checkout in checkouts for measure in measures}
         for _ in range(args.runs):
             for measure, command in measures.items():
@@ -95,10 +101,27 @@ def main() -> None:
             print(f"{name}: no-op imports {_import_seconds(traced):.2f} s of modules; model libraries: {', '.join(heavy) or 'none'}; largest: {_largest_imports(traced)}")
         print(f"load average at the end {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     finally:
+        if worker:
+            worker.terminate()
+            worker.wait(timeout=30)
         if daemon:
             daemon.terminate()
         _stop_servers(env)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _start_worker(env: dict) -> subprocess.Popen:
+    """A Celery worker of this checkout, as `make run` starts it, ready when it answers a ping."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "nyxsync", "worker", "--concurrency", "1", "--loglevel", "WARNING", "--hostname", "bench-startup@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    ping = "from nyxsync.celery import app; import sys; sys.exit(0 if app.control.ping(timeout=1.0) else 1)"
+    deadline = time.monotonic() + 120
+    while subprocess.run([sys.executable, "manage.py", "shell", "-c", ping], cwd=ROOT, env=env, capture_output=True).returncode:
+        if time.monotonic() > deadline or worker.poll() is not None:
+            raise SystemExit("the Celery worker did not start")
+    return worker
 
 
 def _run(checkout: Path, env: dict, args: list[str]) -> subprocess.CompletedProcess:

@@ -7,11 +7,11 @@ class EmbeddingsConfig(AppConfig):
     name = "embeddings"
 
     def ready(self) -> None:
-        from celery.signals import worker_process_init
-
         from embeddings import checks  # noqa: F401  (registers the migration checks)
 
-        worker_process_init.connect(_warm_the_model, weak=False)
+    def worker_process_init(self) -> None:
+        """Called in each Celery worker process as it starts (nyxsync.celery)."""
+        _warm_the_model()
 
 
 def warm_the_query_model() -> None:

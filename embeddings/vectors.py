@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -25,6 +25,9 @@ from embeddings.models import EmbeddingModel
 from nyxsync import tenancy
 from nyxsync.db import index_build, index_exists
 from nyxsync.locks import advisory_lock
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +178,8 @@ def vectors_write(model: EmbeddingModel, hashes: list[str], embeddings: np.ndarr
     """Store vectors in the tenant's store in one short transaction (binary COPY into a temp
     table, then an insert that skips hashes another worker stored meanwhile). Returns how many
     rows were new."""
+    import numpy as np  # imported by what writes vectors: a no-op sync does not pay for it
+
     if len(hashes) != len(embeddings):
         raise ValueError("one vector per hash")
     if not hashes:

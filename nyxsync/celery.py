@@ -1,5 +1,7 @@
-"""The Celery application. Configuration comes from Django settings (CELERY_* names). Each app
-hooks its own worker signals (embeddings.apps warms the model)."""
+"""The Celery application. Configuration comes from Django settings (CELERY_* names). Imported by
+the processes that send or run tasks (`celery -A nyxsync` finds it here), not at Django's setup:
+a command that sends none does not pay for Celery's import. An app that does something in each
+worker process defines `worker_process_init()` on its AppConfig (embeddings.apps warms the model)."""
 
 import os
 
@@ -32,6 +34,15 @@ def _ensure_embedded_redis() -> None:
 app = NyxsyncCelery("nyxsync")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _apps_worker_process_init(**kwargs) -> None:
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        if hasattr(config, "worker_process_init"):
+            config.worker_process_init()
 
 
 @worker_init.connect

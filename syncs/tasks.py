@@ -1,9 +1,10 @@
-"""Celery tasks of the sync: thin, they take ids and call one function."""
+"""Celery tasks of the sync: thin, they take ids and call one function. Bound to nyxsync's app
+itself (not shared_task): a process that imports them sends them through it, whatever it imported before."""
 
-from celery import shared_task
+from nyxsync.celery import app
 
 
-@shared_task(name="syncs.run_sync", bind=True, acks_late=True, ignore_result=True, max_retries=None)
+@app.task(name="syncs.run_sync", bind=True, acks_late=True, ignore_result=True, max_retries=None)
 def run_sync(self, run_id: int) -> None:
     from syncs.pipeline import SyncBusy, sync_run_execute
 
@@ -14,7 +15,7 @@ def run_sync(self, run_id: int) -> None:
         raise self.retry(exc=exc, countdown=min(30, 2 + self.request.retries)) from exc
 
 
-@shared_task(name="embeddings.embed_help", acks_late=True, ignore_result=True)
+@app.task(name="embeddings.embed_help", acks_late=True, ignore_result=True)
 def embed_help(run_id: int) -> None:
     """Help a running sync embed its batches (syncs.pipeline.sync_run_help_embed). The name is
     older than this module and stays: messages already queued keep finding the task."""
@@ -23,7 +24,7 @@ def embed_help(run_id: int) -> None:
     sync_run_help_embed(run_id)
 
 
-@shared_task(name="embeddings.index_vectors", ignore_result=True, soft_time_limit=300, time_limit=330)
+@app.task(name="embeddings.index_vectors", ignore_result=True, soft_time_limit=300, time_limit=330)
 def index_vectors() -> None:
     """After each swap that stored vectors, and beat every minute as a safety net: move pending
     vectors into their model's HNSW index (embeddings.vectors.vectors_index_pending), for at most
@@ -35,7 +36,7 @@ def index_vectors() -> None:
         vectors_index_pending(seconds=240)
 
 
-@shared_task(name="syncs.sweep", ignore_result=True, soft_time_limit=60, time_limit=90)
+@app.task(name="syncs.sweep", ignore_result=True, soft_time_limit=60, time_limit=90)
 def sweep() -> None:
     from nyxsync import tenancy
     from syncs.services import sync_runs_sweep
@@ -47,7 +48,7 @@ def sweep() -> None:
 # --- scheduled syncs ----------------------------------------------------------------------------
 
 
-@shared_task(name="syncs.check_scheduled", ignore_result=True, soft_time_limit=240, time_limit=300)
+@app.task(name="syncs.check_scheduled", ignore_result=True, soft_time_limit=240, time_limit=300)
 def check_scheduled() -> None:
     """Beat, every minute: check the auto-synced branches that are due (syncs.schedule)."""
     from nyxsync import tenancy
