@@ -226,16 +226,12 @@ class SyncReembedApi(ProjectSyncScopedApi):
         tags=["runs"],
     )
     def post(self, request, project_uuid, sync_uuid):
-        from embeddings.backends import EmbeddingError
-
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            run, created = services.project_sync_reembed(
-                project_sync=self.project_sync, model_name=serializer.validated_data["model"], requested_by=request.user
-            )
-        except EmbeddingError as exc:
-            raise ApiError(str(exc), code="unknown_model") from exc
+        # An unknown model is services.UnknownModel, a DomainError: the API's handler renders it.
+        run, created = services.project_sync_reembed(
+            project_sync=self.project_sync, model_name=serializer.validated_data["model"], requested_by=request.user
+        )
         run.coalesced = not created
         return Response(SyncRunCreateApi.OutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

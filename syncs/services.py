@@ -69,14 +69,23 @@ def sync_run_enqueue(
     return run, True
 
 
+class UnknownModel(DomainError):
+    """A model change to a model nyxsync does not know (or cannot build): nothing was queued."""
+
+    code = "unknown_model"
+
+
 def project_sync_reembed(*, project_sync: ProjectSync, model_name: str, requested_by=None, dispatch: bool = True) -> tuple[SyncRun, bool]:
     """Change the branch's embedding model without downtime: a run builds the new model's
     vectors beside the old ones (reusing any that exist), search keeps the old model until one
     swap makes the new one live. Cancel or crash: the old model stays live.
-    Raises EmbeddingError for an unknown model."""
-    from embeddings.backends import get_backend
+    Raises UnknownModel for a model nyxsync does not know."""
+    from embeddings.backends import EmbeddingError, get_backend
 
-    get_backend(model_name).describe()  # an unknown model fails here, changing nothing
+    try:
+        get_backend(model_name).describe()  # an unknown model fails here, changing nothing
+    except EmbeddingError as exc:
+        raise UnknownModel(str(exc)) from exc
     return sync_run_enqueue(
         project_sync=project_sync, trigger=SyncRun.Trigger.REEMBED, requested_by=requested_by,
         dispatch=dispatch, embedding_model=model_name,

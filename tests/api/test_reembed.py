@@ -27,6 +27,7 @@ def test_an_unknown_model_is_a_400_and_queues_nothing(api, owner):
     sync = ProjectSyncFactory(project__owner=owner)
     response = api.post(url(sync), {"model": "no-such-model"}, format="json")
     assert_error(response, 400)
+    assert response.json()["code"] == "unknown_model"  # the service's DomainError, through the API's one handler
     assert "unknown embedding model" in response.json()["message"]
     assert not SyncRun.objects.exists()
 

@@ -67,10 +67,11 @@ def test_reembedding_swaps_models_once_while_search_keeps_answering(synced, owne
 
 
 def test_an_unknown_model_changes_nothing(synced):
-    from embeddings.backends import EmbeddingError
+    from nyxsync.errors import DomainError
 
-    with pytest.raises(EmbeddingError, match="unknown embedding model"):
+    with pytest.raises(DomainError, match="unknown embedding model") as refused:
         services.project_sync_reembed(project_sync=synced, model_name="no-such-model")
+    assert (refused.value.code, refused.value.http_status) == ("unknown_model", 400)
     assert not SyncRun.objects.filter(trigger=SyncRun.Trigger.REEMBED).exists()
     with pytest.raises(CommandError, match="unknown embedding model"), tenancy.dangerously_as_system():  # as manage.py
         call_command("reembed", all=True, model="no-such-model")

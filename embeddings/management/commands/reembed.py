@@ -2,11 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from embeddings.backends import EmbeddingError
 from projects.management.lookup import PROJECT_HELP, project_from_option
 from projects.selectors import projects_not_deleted
 from syncs.selectors import project_sync_list
-from syncs.services import project_sync_reembed
+from syncs.services import UnknownModel, project_sync_reembed
 
 
 class Command(BaseCommand):
@@ -33,7 +32,7 @@ class Command(BaseCommand):
         for project_sync in project_syncs:
             try:
                 run, created = project_sync_reembed(project_sync=project_sync, model_name=options["model"])
-            except EmbeddingError as exc:
+            except UnknownModel as exc:
                 raise CommandError(str(exc)) from exc
             verb = "queued" if created else "merged into waiting"
             self.stdout.write(f"{project_sync}: re-embed to {options['model']} {verb} run {run.uuid}")
