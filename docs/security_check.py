@@ -477,6 +477,16 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
         record("3", f"Alice's genuine delivery with {made} squatting projects", answer.status_code in (200, 202) and answer.json().get("result") in ("queued", "ignored"),
                f"{answer.status_code} {answer.json().get('result')} {answer.json().get('detail', '')[:80]}")  # fmt: skip
         wait_run(a_api, pid, after=runs_before, timeout=120) if answer.status_code == 202 else None
+        # A hook made before per-project URLs (the shared URL), beside the same 51 squatters.
+        with system():
+            Project.objects.filter(uuid=pid).update(webhook_shared_url=True)
+        runs_before = run_uuids(a_api, pid)
+        answer = httpx.post(web.url + "/api/v1/webhooks/github/", content=body, headers={**headers, "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": genuine})
+        record("3", f"Alice's genuine delivery at the shared URL with {made} squatting projects", answer.status_code in (200, 202) and answer.json().get("result") in ("queued", "ignored"),
+               f"{answer.status_code} {answer.json().get('result')}")  # fmt: skip
+        wait_run(a_api, pid, after=runs_before, timeout=120) if answer.status_code == 202 else None
+        with system():
+            Project.objects.filter(uuid=pid).update(webhook_shared_url=False)
 
     # --- 4: streams --------------------------------------------------------------------------------
     if wanted("4"):
@@ -525,8 +535,18 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
         stream.close()
         with system():
             User.objects.filter(pk=carol.pk).update(is_active=True)
-        # And the operators' events, read by the superuser: only what operators may see.
-        # (Tenants' run events reach a superuser's stream; nobody else's.)
+        # Deletion: Alice watches a second project of hers and deletes it.
+        doomed = a_api.post("/api/v1/projects/", json={"repository": repo_url, "branch": "main", "name": f"doomed-{tag}"}).json()["uuid"]
+        stream = Stream(web.url, f"/events/projects/?project={doomed}", alice_cookie)
+        opened = stream.status
+        stream.read(b"stream-open", timeout=5)
+        removed_at = time.monotonic()
+        deleted = a_api.delete(f"/api/v1/projects/{doomed}/").status_code
+        stream.read(b"stream-error", timeout=60)
+        ended = b"stream-error" in stream.received
+        record("4", "an open stream of a deleted project", opened == 200 and ended,
+               f"opened {opened}, delete {deleted}, ended after {time.monotonic() - removed_at:.1f} s" if ended else f"opened {opened}, delete {deleted}, still open")  # fmt: skip
+        stream.close()
 
     # --- 5: git and size limits ---------------------------------------------------------------------
     if wanted("5"):
@@ -592,6 +612,16 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
             if codes[-1] == 429:
                 break
         record("7", "search flood", 429 in codes, f"429 after {len(codes)} searches")
+        codes = []
+        bob_pages = web.browser()
+        web.login(bob_pages, "/accounts/login/", bob.username, password)
+        a_api.post(f"/api/v1/projects/{pid}/members/", json={"username": bob.username, "role": "viewer"})
+        for _ in range(130):
+            codes.append(bob_pages.get(f"/projects/{pid}/search/", params={"q": "invoice total"}).status_code)
+            if codes[-1] == 429:
+                break
+        record("7", "search page flood", 429 in codes, f"429 after {len(codes)} page searches (codes {sorted(set(codes))})")
+        a_api.delete(f"/api/v1/projects/{pid}/members/{bob.username}/")
 
     # Every page, admin page and API answer about Alice's project, as the people who may see it.
     sam_admin = web.browser()
