@@ -1,7 +1,7 @@
 """Scale benchmark: a full sync with one and with two Celery workers (fan-out), search latency
 and recall on a 100,000-chunk branch, and sync throughput by repository size.
 
-    .venv/bin/python bench/scale.py [--part workers|search|sync|all] [--chunks 100000] [--sizes 200 2000 20000 60000]
+    .venv/bin/python bench/scale.py [--part workers|search|sync|writes|all] [--chunks 100000] [--sizes 200 2000 20000 60000]
 
 Workers: rich 14.0.0 (about 1,700 chunks), all-MiniLM-L6-v2, real `celery worker` processes
 against a scratch database: one worker with two torch threads, then two workers with one each.
@@ -17,6 +17,11 @@ process as a worker runs it, with hashing-256, by a tenant of its own in one dat
 grows from one size to the next): the whole sync, the time inside the model's embed calls,
 chunks/s and microseconds per file outside the model, the phases, and the process's peak memory
 (or the one line a run stopped by a limit ends with).
+Writes: chunk rows staged per second (20,000 chunks of real code, one batch of files at a time, as
+a sync stages them) with each way of writing the chunk's text-search vector, interleaved, median
+of three rounds: as the pipeline does, none at all, without regexp_replace, from Python as a
+tsvector literal, and the same without the GIN index; how many chunks' vectors differ from the
+pipeline's.
 Figures only: nothing passes or fails.
 """
 
@@ -49,7 +54,7 @@ from common import (
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["workers", "search", "sync", "all"], default="all")
+    parser.add_argument("--part", choices=["workers", "search", "sync", "writes", "all"], default="all")
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2_000, 20_000, 60_000], help="Repository sizes (files) for --part sync.")
     parser.add_argument(
@@ -73,6 +78,8 @@ def main() -> None:
             search_part(args.chunks, args.queries)
         if args.part in ("sync", "all"):
             sync_part(work, url, args.sizes, hnsw=not args.without_hnsw)
+        if args.part in ("writes", "all"):
+            writes_part(min(args.chunks, 20_000))
     finally:
         if not args.keep:
             drop_database(database)
@@ -279,6 +286,101 @@ def _code_files(target: int):
         if len(seen) >= target:
             break
     return files
+
+
+# --- the text-search vector's cost on chunk writes ----------------------------------------------
+
+
+def _python_text_search(text: str) -> str:
+    """A tsvector literal for `text`: its ASCII letter-and-digit runs, lower-cased, at positions
+    1, 2, ... (what search's query side, embeddings.search.text_terms, can ever match)."""
+    positions: dict[str, list[str]] = {}
+    for n, word in enumerate(re.findall(r"[A-Za-z0-9]+", text), start=1):
+        if len(word) < 2047:
+            positions.setdefault(word.lower(), []).append(str(min(n, 16383)))
+    return " ".join(f"{word}:{','.join(spots[:256])}" for word, spots in positions.items())
+
+
+# Every printable ASCII character that is not a letter or digit, and as many spaces.
+_PUNCTUATION = "'" + "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum()).replace("'", "''") + "'"
+_SPACES = "'" + " " * 32 + "'"
+
+
+def writes_part(target: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection, connections, transaction
+
+    from embeddings.manifest import TEXT_SEARCH_SQL, _insert_files
+    from embeddings.symbols import defined_names
+    from nyxsync.db import as_migration_role
+    from syncs.services import project_link
+
+    files = _code_files(target)
+    chunks = sum(len(file.chunks) for file in files)
+    print(f"\nchunk writes: {len(files)} files, {chunks} chunks of real code; CPU {cpu_name()}; load average {os.getloadavg()[0]:.1f}")
+    user = get_user_model().objects.create_user(f"bench-writes-{uuid.uuid4().hex[:6]}")
+    sync = project_link(owner=user, repository="git://127.0.0.1:9/writes.git", branch="main", name="writes")
+    variants = {
+        "as the pipeline (regexp_replace, to_tsvector 'simple')": f"{TEXT_SEARCH_SQL}",
+        "no text-search vector": "NULL",
+        "to_tsvector('simple', text), no regexp_replace": "to_tsvector('simple'::regconfig, text)",
+        "translate() of ASCII punctuation, to_tsvector 'simple'": f"to_tsvector('simple'::regconfig, translate(text, {_PUNCTUATION}, {_SPACES}))",
+        "from Python, a tsvector literal": "literal::tsvector",
+    }
+
+    def write(expression: str, generation: int) -> float:
+        started = time.perf_counter()
+        for start in range(0, len(files), 500):  # as the pipeline stages them (NYXSYNC_STAGE_BATCH_FILES)
+            batch = files[start : start + 500]
+            literal = expression.startswith("literal")
+            with transaction.atomic(), connection.cursor() as cursor:
+                ids = _insert_files(cursor, sync, generation, batch)
+                cursor.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS bench_chunks (file_id bigint, project_id bigint, ordinal integer, start_line integer, "
+                    "end_line integer, content_hash varchar(64), text text, symbols varchar(200)[], literal text) ON COMMIT DELETE ROWS"
+                )
+                columns = "file_id, project_id, ordinal, start_line, end_line, content_hash, text, symbols"
+                with cursor.cursor.copy(f"COPY bench_chunks ({columns}, literal) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                    copy.set_types(["int8", "int8", "int4", "int4", "int4", "varchar", "text", "varchar[]", "text"])
+                    for file_id, staged in zip(ids, batch, strict=True):
+                        for c in staged.chunks:
+                            row = (file_id, sync.project_id, c.ordinal, c.start_line, c.end_line, c.content_hash, c.text, defined_names(c.text))
+                            copy.write_row((*row, _python_text_search(c.text) if literal else None))
+                cursor.execute(f"INSERT INTO embeddings_chunk ({columns}, text_search) SELECT {columns}, {expression} FROM bench_chunks")
+        return time.perf_counter() - started
+
+    def clean() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM embeddings_chunk WHERE project_id = %s", [sync.project_id])
+            cursor.execute("DELETE FROM embeddings_sourcefile WHERE project_id = %s", [sync.project_id])
+
+    def rounds(label: str) -> None:
+        seconds = {name: [] for name in variants}
+        for generation in range(1, 4):  # interleaved: each round writes every variant once
+            for name, expression in variants.items():
+                seconds[name].append(write(expression, generation))
+                clean()
+        print(f"  {label}:")
+        for name, times in seconds.items():
+            median = sorted(times)[1]
+            print(f"    {name:<56} {chunks / median:8,.0f} chunks/s (median of 3, {median:.2f} s); load average {os.getloadavg()[0]:.1f}")
+
+    rounds("with the GIN index on the text-search vector")
+    # How many chunks' vectors each way changes against the pipeline's expression.
+    for name in list(variants)[2:]:
+        write(variants[name], 1)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FILTER (WHERE text_search <> {TEXT_SEARCH_SQL}), count(*) FROM embeddings_chunk WHERE project_id = %s",
+                [sync.project_id],
+            )
+            differ, total = cursor.fetchone()
+        print(f"  {name}: differs from the pipeline's vector for {differ:,} of {total:,} chunks")
+        clean()
+    owner = connections["default"]
+    with as_migration_role(owner), owner.cursor() as cursor:
+        cursor.execute("DROP INDEX chunk_text_search")
+    rounds("without the GIN index (what the index costs)")
 
 
 # --- sync throughput by repository size ----------------------------------------------------------
