@@ -10,8 +10,8 @@ locks two of those users out of the login pages (that is one of the attacks).
         ALL_PROXY=$P make run > /tmp/nyxsync-run.log 2>&1 &
     .venv/bin/python docs/security_check.py --url http://127.0.0.1:8765 --run-log /tmp/nyxsync-run.log
 
-What it does, by item of the review: (0) 150 live streams with one session, searches and /healthz
-during them, the web's database sessions after; (1) a staff user with every model permission, as
+What it does, by item of the review: (0) 150 live streams with one session, then 150 users with
+one each, searches and /healthz during them, the web's database sessions during and after; (1) a staff user with every model permission, as
 a non-member and as a viewer, changing, acting on and deleting another's branch, runs and project
 in the admin (real login, CSRF); (2) another tenant syncing copies of a tenant's files and reading
 its run's counters; (3) forged and foreign webhook signatures, and a genuine delivery beside 51
@@ -393,6 +393,49 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
         recovered = after.status_code == 200 and series[-1][1] <= baseline + 1
         record("0", "recovery after the burst", recovered,
                f"app connections: baseline {baseline}, peak {peak}, after (s, n) {series}; search {after.status_code}")  # fmt: skip
+
+    # --- 0b: the same burst from 150 users, each allowed one stream (all members of the project) ---
+    if wanted("0"):
+        from django.test import Client
+
+        from projects.models import Membership
+
+        with system():
+            project_row = Project.objects.get(uuid=pid)
+            crowd = [User.objects.create_user(f"viewer-{tag}-{index}") for index in range(args.streams)]
+            Membership.objects.bulk_create([Membership(project=project_row, user=user, role="viewer") for user in crowd])
+        cookies = []
+        for user in crowd:
+            client = Client()
+            client.force_login(user)
+            cookies.append(client.cookies["sessionid"].value)
+        baseline = app_connections()
+        streams, statuses, peak, searches = [], {}, baseline, []
+        try:
+            for cookie in cookies:
+                streams.append(Stream(web.url, f"/events/projects/?project={pid}", cookie))
+            for stream in streams:
+                statuses[stream.status] = statuses.get(stream.status, 0) + 1
+            opened = sum(b"stream-open" in stream.read(b"stream-open", timeout=5) for stream in streams if stream.status == 200)
+            for _ in range(5):
+                peak = max(peak, app_connections())
+                started = time.monotonic()
+                hit = a_api.post("/api/v1/search/", json={"query": "invoice total", "project": pid})
+                searches.append((hit.status_code, round((time.monotonic() - started) * 1000)))
+            time.sleep(2)
+            peak = max(peak, app_connections())
+        finally:
+            for stream in streams:
+                stream.close()
+        series, started = [], time.monotonic()
+        for wait in (0, 5, 10, 20, 30):
+            time.sleep(max(0, wait - (time.monotonic() - started)))
+            series.append((wait, app_connections()))
+        record("0", f"{args.streams} users with one stream each", opened == args.streams and all(code == 200 for code, _ in searches) and peak <= baseline + 8 and series[-1][1] <= baseline + 1,
+               f"statuses {statuses}, {opened} open; searches {searches}; connections baseline {baseline}, peak {peak} while open, after (s, n) {series}")  # fmt: skip
+        with system():
+            Membership.objects.filter(user__in=crowd).delete()
+            User.objects.filter(pk__in=[user.pk for user in crowd]).update(is_active=False)
 
     # --- 1: the admin ignores project roles ------------------------------------------------------
     if wanted("1"):
