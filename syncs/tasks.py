@@ -24,16 +24,25 @@ def embed_help(run_id: int) -> None:
     sync_run_help_embed(run_id)
 
 
-@app.task(name="embeddings.index_vectors", ignore_result=True, soft_time_limit=300, time_limit=330)
+@app.task(name="embeddings.index_vectors", ignore_result=True, soft_time_limit=120, time_limit=150)
 def index_vectors() -> None:
     """After each swap that stored vectors, and beat every minute as a safety net: move pending
-    vectors into their model's HNSW index (embeddings.vectors.vectors_index_pending), for at most
-    four minutes a call (the next call goes on); one indexer at a time."""
+    vectors into their model's HNSW index (embeddings.vectors.vectors_index_pending); one indexer
+    at a time. A call works for NYXSYNC_INDEX_SLICE_SECONDS, then queues the next one behind what
+    came meanwhile: a backlog of 100,000 vectors (minutes) never keeps a sync waiting for a worker."""
+    import time
+
+    from django.conf import settings
+
     from embeddings.vectors import vectors_index_pending
     from nyxsync import tenancy
 
+    seconds = settings.NYXSYNC_INDEX_SLICE_SECONDS
+    started = time.monotonic()
     with tenancy.dangerously_as_system():  # every tenant's vectors
-        vectors_index_pending(seconds=240)
+        vectors_index_pending(seconds=seconds)
+    if time.monotonic() - started >= seconds:  # stopped by the clock: more may be pending
+        index_vectors.apply_async()
 
 
 @app.task(name="syncs.sweep", ignore_result=True, soft_time_limit=60, time_limit=90)

@@ -252,6 +252,9 @@ CELERY_BEAT_SCHEDULE = {
     # Moves pending vectors into the HNSW index (embeddings.vectors) if a swap's own call was lost.
     "index-vectors": {"task": "embeddings.index_vectors", "schedule": 60.0, "options": {"expires": 55}},
 }
+# One call of the indexer works this long, then queues the next behind whatever came meanwhile
+# (syncs.tasks.index_vectors): a sync triggered during a long backlog waits at most this for a worker.
+NYXSYNC_INDEX_SLICE_SECONDS = env.float("NYXSYNC_INDEX_SLICE_SECONDS", default=10)
 
 # --- auth, i18n, static -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

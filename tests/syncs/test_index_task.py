@@ -52,3 +52,37 @@ def test_beat_runs_the_indexer_every_minute_and_the_task_moves_pending_vectors(m
     index_vectors.run()
 
     assert not pending.exists()
+
+
+def _queued_index_calls() -> int:
+    """How many index_vectors messages wait in the tests' queue (real Redis), removing them."""
+    from nyxsync.celery import app
+
+    calls = 0
+    with app.connection_for_write() as connection:
+        queue = connection.SimpleQueue(settings.CELERY_TASK_DEFAULT_QUEUE)
+        while True:
+            try:
+                message = queue.get(block=False)
+            except queue.Empty:
+                break
+            calls += message.headers.get("task") == index_vectors.name
+            message.ack()
+        queue.close()
+    return calls
+
+
+def test_an_indexer_call_stops_at_its_slice_and_queues_the_next_behind_other_work(make_repo, link, sync_now, hashing_index, settings):
+    assert sync_now(link(repo_of(make_repo, 12))).status == SyncRun.Status.SUCCEEDED
+    pending = Vector.objects.filter(model=hashing_index, indexed=False)
+    _queued_index_calls()  # the swap's own call: not this test's subject
+
+    settings.NYXSYNC_INDEX_SLICE_SECONDS = 0  # the slice is over before the first batch
+    index_vectors.run()
+    assert pending.count() == 12
+    assert _queued_index_calls() == 1  # the next call waits its turn in the queue
+
+    settings.NYXSYNC_INDEX_SLICE_SECONDS = 10
+    index_vectors.run()
+    assert not pending.exists()
+    assert _queued_index_calls() == 0  # done within its slice: nothing more to do
