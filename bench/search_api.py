@@ -210,7 +210,7 @@ def measure(tenants: dict, database_url: str, count: int, small_model: str, work
                 print(f"with the syncs' {pending:,} vectors pending (not in the HNSW index yet, searched exactly):")
                 latency_rows(client, tenants, tokens, queries)
                 before = time.perf_counter()
-                moved = vectors_index_pending()
+                moved = vectors_index_pending().moved
                 seconds = time.perf_counter() - before
                 print(f"indexer: {moved:,} vectors moved into the HNSW index in {seconds:.1f} s ({moved / seconds:,.0f} vectors/s); load average {os.getloadavg()[0]:.1f}")
                 vacuum()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -85,25 +86,34 @@ def vector_indexes_ensure() -> list[str]:
 _INDEXER_LOCK = 0x6E797869 << 32
 
 
-def vectors_index_pending(*, batch_size: int = 500, seconds: float | None = None) -> int:
+@dataclass(frozen=True)
+class IndexerPass:
+    moved: int  # vectors moved into their index
+    more: bool  # stopped for time with vectors left to move (not: none left, or another indexer runs)
+
+
+def vectors_index_pending(*, batch_size: int = 500, seconds: float | None = None) -> IndexerPass:
     """Move pending vectors (written since the last call) into their model's HNSW index, one
-    batch per short transaction, until none is left or `seconds` have passed; returns how many
-    were moved. A model whose index is missing or invalid keeps its rows pending: search reads
-    them exactly. One indexer at a time: a call while another runs returns 0 at once.
+    batch per short transaction, until none is left or `seconds` have passed. A model whose
+    index is missing or invalid keeps its rows pending: search reads them exactly. One indexer at
+    a time: a call while another runs moves nothing and leaves the rest to that one.
 
     Each batch is an UPDATE that sets `indexed`: PostgreSQL writes the new row versions, and only
     those enter the HNSW index. A row locked by a writer is skipped, for the next batch or call.
     Acts on every tenant's vectors: callers act as the system."""
     deadline = None if seconds is None else time.monotonic() + seconds
-    moved = 0
+    moved, more = 0, False
     with advisory_lock(_INDEXER_LOCK) as acquired:
         if not acquired:
-            return 0
+            return IndexerPass(0, more=False)
         for model in EmbeddingModel.objects.order_by("pk"):
             with connection.cursor() as cursor:
                 if not index_exists(cursor, vector_index_name(model)):
                     continue
-            while deadline is None or time.monotonic() < deadline:
+            while True:
+                if deadline is not None and time.monotonic() >= deadline:
+                    more = True  # maybe none is left: the next pass finds out at once
+                    break
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(
                         "UPDATE embeddings_vector SET indexed = true WHERE id IN ("
@@ -114,9 +124,11 @@ def vectors_index_pending(*, batch_size: int = 500, seconds: float | None = None
                 moved += count
                 if count < batch_size:
                     break
+            if more:
+                break
     if moved:
-        logger.info("embeddings.index.moved", extra={"vectors": moved})
-    return moved
+        logger.info("embeddings.index.moved", extra={"vectors": moved, "more": more})
+    return IndexerPass(moved, more=more)
 
 
 def vectors_pending_count() -> int:

@@ -77,9 +77,18 @@ def test_it_writes_vectors_pending_and_moves_them_into_the_index_in_batches(mode
     load(me, "mine", texts("mine", 400, random.Random(1)), model)
     assert Vector.objects.filter(model=model, indexed=False).count() == 400
 
-    assert vectors_index_pending(batch_size=150) == 400
+    assert vectors_index_pending(batch_size=150).moved == 400
     assert not Vector.objects.filter(model=model, indexed=False).exists()
-    assert vectors_index_pending() == 0
+    assert vectors_index_pending().moved == 0
+
+
+def test_a_pass_that_runs_out_of_time_says_vectors_are_left(model, me):
+    load(me, "mine", texts("mine", 30, random.Random(7)), model)
+
+    stopped = vectors_index_pending(batch_size=10, seconds=0)
+    assert (stopped.moved, stopped.more) == (0, True)
+    finished = vectors_index_pending(batch_size=10)
+    assert (finished.moved, finished.more) == (30, False)
 
 
 def test_a_model_without_its_index_keeps_its_vectors_pending(model, me):
@@ -87,7 +96,7 @@ def test_a_model_without_its_index_keeps_its_vectors_pending(model, me):
     unindexed = EmbeddingModel.objects.create(name="no-index-8", backend="hashing", dimensions=8)
     vectors_write(unindexed, ["a" * 64, "b" * 64], [[1.0] * 8, [0.5] * 8], tenant_id=me.pk)
 
-    assert vectors_index_pending() == 20
+    assert vectors_index_pending().moved == 20
     assert Vector.objects.filter(model=unindexed, indexed=False).count() == 2
 
 
@@ -96,17 +105,17 @@ def test_one_indexer_at_a_time(model, me):
     db = connection.settings_dict
     with psycopg.connect(host=db["HOST"], port=db["PORT"] or None, user=db["USER"], dbname=db["NAME"], autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s)", [_INDEXER_LOCK])  # another worker's indexer
-        assert vectors_index_pending() == 0
+        assert vectors_index_pending().moved == 0
         other.execute("SELECT pg_advisory_unlock(%s)", [_INDEXER_LOCK])
     assert Vector.objects.filter(model=model, indexed=False).count() == 30
-    assert vectors_index_pending() == 30
+    assert vectors_index_pending().moved == 30
 
 
 def test_a_search_finds_a_vector_written_moments_ago_before_it_is_indexed_and_never_another_tenants(model, me, them, settings):
     settings.NYXSYNC_SEARCH_EXACT_MAX_CHUNKS = 50  # every scope here walks the HNSW index
     rng = random.Random(4)
     mine, theirs = load(me, "mine", texts("mine", 400, rng), model), load(them, "theirs", texts("theirs", 400, rng), model)
-    assert vectors_index_pending() == 800
+    assert vectors_index_pending().moved == 800
     # Moments ago: the same text in a new branch of each tenant, both pending.
     fresh = load(me, "fresh", [FRESH, *texts("fresh", 60, rng)], model)
     their_copy = load(them, "copy", [FRESH], model)
@@ -132,7 +141,7 @@ def test_a_search_finds_a_vector_written_moments_ago_before_it_is_indexed_and_ne
         assert {hit.project_sync_id for hit in hits} <= {theirs.pk, their_copy.pk}
 
     # Once indexed, the same results through the index alone.
-    assert vectors_index_pending() == 62
+    assert vectors_index_pending().moved == 62
     assert nearest(exact=False) == walked
 
 
@@ -148,6 +157,6 @@ def test_search_results_are_the_same_before_and_after_indexing(model, me, them, 
             return [[(hit.path, hit.start_line, round(hit.score, 5)) for hit in search(project_syncs=[mine], query=q, k=10)] for q in queries]
 
     pending = results()
-    assert vectors_index_pending() == 1000
+    assert vectors_index_pending().moved == 1000
     assert results() == pending
     assert all(pending)
