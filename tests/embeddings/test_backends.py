@@ -41,6 +41,8 @@ def fibonacci(n):
 """
 REMOTE = "openai:text-embedding-3-small"
 INT8 = "all-MiniLM-L6-v2-int8"
+INT8_R2 = "all-MiniLM-L6-v2-int8-r2"
+INT8_MODELS = pytest.mark.parametrize("int8_model", [INT8, INT8_R2])
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +72,8 @@ def test_it_rejects_an_unknown_model_with_the_known_ones():
 
     assert caught.value.permanent
     assert (
-        str(caught.value) == "unknown embedding model 'word2vec'; known: all-MiniLM-L6-v2, all-MiniLM-L6-v2-int8, hashing-256, "
-        "openai:<model>"
+        str(caught.value) == "unknown embedding model 'word2vec'; known: all-MiniLM-L6-v2, all-MiniLM-L6-v2-int8, "
+        "all-MiniLM-L6-v2-int8-r2, hashing-256, openai:<model>"
     )
 
 
@@ -87,13 +89,14 @@ def test_it_lists_the_known_models_without_loading_them(settings):
         "max_batch": settings.NYXSYNC_EMBEDDING_BATCH_SIZE,
         "default": False,
     }
-    assert models[INT8] == {
-        "name": INT8,
-        "backend": "onnxruntime",
-        "dimensions": 384,
-        "max_batch": settings.NYXSYNC_EMBEDDING_BATCH_SIZE,
-        "default": False,
-    }
+    for name in (INT8, INT8_R2):
+        assert models[name] == {
+            "name": name,
+            "backend": "onnxruntime",
+            "dimensions": 384,
+            "max_batch": settings.NYXSYNC_EMBEDDING_BATCH_SIZE,
+            "default": False,
+        }
     assert models["hashing-256"]["default"] is True
     assert models["openai:" + settings.OPENAI_EMBEDDING_MODEL]["backend"] == "openai"
 
@@ -112,6 +115,7 @@ def test_it_imports_no_torch_to_build_backends_or_list_models():
         available_models()
         get_backend()
         get_backend("all-MiniLM-L6-v2-int8")
+        get_backend("all-MiniLM-L6-v2-int8-r2")
         assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules
         assert "onnxruntime" not in sys.modules
         """
@@ -184,10 +188,11 @@ def test_it_loads_the_model_once_when_threads_race(monkeypatch):
 # --- all-MiniLM-L6-v2-int8 (ONNX Runtime) --------------------------------------------------------
 
 
-def test_it_embeds_with_int8_close_to_the_torch_model(minilm, minilm_int8):
+@INT8_MODELS
+def test_it_embeds_with_int8_close_to_the_torch_model(minilm, int8_model):
     texts = [READ_LINES, LOAD_TEXT_FILE, FIBONACCI, "x" * 1000, ""]
 
-    vectors = minilm_int8.embed(texts)
+    vectors = get_backend(int8_model).embed(texts)
 
     assert vectors.dtype == np.float32 and vectors.shape == (5, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -195,19 +200,22 @@ def test_it_embeds_with_int8_close_to_the_torch_model(minilm, minilm_int8):
     assert agreement.min() > 0.98, agreement  # the same model on code, quantized: close, not equal
 
 
-def test_it_ranks_with_int8_a_semantically_close_snippet_above_an_unrelated_one(minilm_int8):
-    read_lines, load_text_file, fibonacci = minilm_int8.embed([READ_LINES, LOAD_TEXT_FILE, FIBONACCI])
+@INT8_MODELS
+def test_it_ranks_with_int8_a_semantically_close_snippet_above_an_unrelated_one(int8_model):
+    read_lines, load_text_file, fibonacci = get_backend(int8_model).embed([READ_LINES, LOAD_TEXT_FILE, FIBONACCI])
 
     assert cosine(read_lines, load_text_file) > cosine(read_lines, fibonacci) + 0.1
 
 
-def test_it_gives_a_text_the_same_int8_vector_whatever_it_is_embedded_with(minilm_int8):
+@INT8_MODELS
+def test_it_gives_a_text_the_same_int8_vector_whatever_it_is_embedded_with(int8_model):
     # Activations are quantized with the range of the whole input: a text run beside others would
     # get a vector that depends on them. Each text runs alone, so its vector is its own.
     texts = [FIBONACCI, "x" * 1000, READ_LINES, "def f(): pass", LOAD_TEXT_FILE]
+    backend = get_backend(int8_model)
 
-    together = minilm_int8.embed(texts)
-    alone = np.concatenate([minilm_int8.embed([text]) for text in texts])
+    together = backend.embed(texts)
+    alone = np.concatenate([backend.embed([text]) for text in texts])
 
     assert np.array_equal(together, alone)
 
@@ -244,7 +252,7 @@ import sys, time
 from pathlib import Path
 from embeddings.backends import onnx_build
 
-def slow_build(target):  # stands in for the 20-second export: the race is what is tested
+def slow_build(target, recipe):  # stands in for the 20-second export: the race is what is tested
     with open(sys.argv[2], "a") as log:
         log.write("built\n")
     time.sleep(0.5)
