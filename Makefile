@@ -44,10 +44,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $@
 
 # Debian packages the tests need: chromium for the browser tests (Playwright drives it; no browser
-# download) and binutils, whose objdump reads the embedded PostgreSQL's machine code.
+# download), binutils, whose objdump reads the embedded PostgreSQL's machine code, and qemu-user,
+# whose emulated AVX2-only CPU runs the int8 models (tests/embeddings/test_backends.py).
 test-packages:
 	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v objdump >/dev/null || missing="$$missing binutils"; \
+	command -v qemu-x86_64 >/dev/null || missing="$$missing qemu-user"; \
 	if [ -n "$$missing" ]; then echo "Installing Debian's$$missing..."; \
 		(apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq $$missing >/dev/null); fi
