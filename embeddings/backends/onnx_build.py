@@ -15,11 +15,11 @@ Two recipes, two model names (a recipe shapes the vectors, so each is a model of
   on CPUs without VNNI (AVX2 machines): such weights gave vectors 0.993 apart (cosine) on an AVX2
   CPU and an AVX-512 VNNI one. U8U8 has no VNNI kernel, though: on a VNNI CPU it runs at about
   the speed of torch's float32 (bench/model.py), and on an emulated AVX2 CPU its vectors still
-  came 0.998 apart on one snippet of code (tests/embeddings/test_backends.py).
+  came down to 0.9966 of the VNNI ones on snippets of code (tests/embeddings/test_backends.py).
 - recipe 2, "all-MiniLM-L6-v2-int8-r2": signed weights in 7 bits (`reduce_range`): a pair of
   products then stays within the 16 bits that instruction adds into (255 * 64 * 2 < 32,768), so
-  AVX2 CPUs sum exactly too (vectors 0.99999 of the VNNI ones under `qemu-x86_64 -cpu
-  EPYC-Rome`), and VNNI CPUs run their int8 kernel: 2.3x recipe 1's speed on full 256-token
+  AVX2 CPUs sum exactly too (vectors 0.99993 or closer to the VNNI ones under `qemu-x86_64 -cpu
+  EPYC-Rome`: float rounding only), and VNNI CPUs run their int8 kernel: 2.3x recipe 1's speed on full 256-token
   windows here, at 0.002 less cosine to the torch vectors and as good on CoSQA (README).
 The result is one folder per recipe: the weights, the exporter and the quantizer shape the vectors,
 so a folder name holds a fingerprint of them, and vectors of one model name come from one recipe.
