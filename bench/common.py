@@ -168,3 +168,29 @@ class ModelClock:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def sync_branch(model: str, url: str, name: str, *, username: str) -> tuple:
+    """A project of `url`'s main branch with `model` (as a new branch gets its model), synced in
+    this process, then `migrate` as an operator would: it builds a new model's HNSW index as the
+    owner role (the app's role may not), so every model is searched the same way. Returns the
+    branch and the seconds the sync and the index took."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from syncs.models import SyncRun
+    from syncs.pipeline import sync_run_execute
+    from syncs.services import project_link, sync_run_enqueue
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    with override_settings(NYXSYNC_EMBEDDING_MODEL=model):
+        sync = project_link(owner=user, repository=url, branch="main", name=name)
+    started = time.monotonic()
+    run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
+    run = sync_run_execute(run.pk)
+    if run.status != SyncRun.Status.SUCCEEDED:
+        raise SystemExit(f"sync {run.status}: {run.error}")
+    call_command("migrate", verbosity=0)
+    sync.refresh_from_db()
+    return sync, time.monotonic() - started

@@ -24,10 +24,9 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
-from common import commit_tree, cpu_name, drop_database, release_tree, serve_repository, setup_django
+from common import commit_tree, cpu_name, drop_database, release_tree, serve_repository, setup_django, sync_branch
 
 MODELS = ["all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"]
 TEST_FILES = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|conftest\.py)$")
@@ -125,7 +124,7 @@ def main() -> None:
         daemon, url, bare = serve_repository(work)
         commit_tree(work / "tree", source, bare, args.version)
         for model in args.models:
-            sync, seconds = _synced(model, url, f"{args.package}-{model}")
+            sync, seconds = sync_branch(model, url, f"{args.package}-{model}", username="bench-docstrings")
             print(f"{model}: synced in {seconds:.0f} s")
             print_check(model, queries, check(sync, queries, args.k), args.k)
     finally:
@@ -133,28 +132,6 @@ def main() -> None:
             daemon.terminate()
         drop_database(database)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _synced(model: str, url: str, name: str):
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.test import override_settings
-
-    from syncs.models import SyncRun
-    from syncs.pipeline import sync_run_execute
-    from syncs.services import project_link, sync_run_enqueue
-
-    user, _ = get_user_model().objects.get_or_create(username="bench-docstrings")
-    with override_settings(NYXSYNC_EMBEDDING_MODEL=model):  # the branch's model, as a new branch gets it
-        sync = project_link(owner=user, repository=url, branch="main", name=name)
-    started = time.monotonic()
-    run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
-    run = sync_run_execute(run.pk)
-    if run.status != SyncRun.Status.SUCCEEDED:
-        raise SystemExit(f"sync {run.status}: {run.error}")
-    call_command("migrate", verbosity=0)  # as an operator would: the new model's HNSW index
-    sync.refresh_from_db()
-    return sync, time.monotonic() - started
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, commit_tree, cpu_name, drop_database, serve_repository, setup_django
+from common import ROOT, commit_tree, cpu_name, drop_database, serve_repository, setup_django, sync_branch
 
 DATA = ROOT.parent / "shared" / "data" / "cosqa"
 MODELS = ["all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"]
@@ -114,32 +114,13 @@ def _raw_vectors(backend, texts: list[str]) -> tuple[np.ndarray, int, float]:
 
 def _synced(model: str, url: str):
     """The model's branch of the corpus, synced (once; --keep reuses it)."""
-    from django.contrib.auth import get_user_model
-    from django.test import override_settings
-
-    from syncs.models import ProjectSync, SyncRun
-    from syncs.pipeline import sync_run_execute
-    from syncs.services import project_link, sync_run_enqueue
+    from syncs.models import ProjectSync
 
     name = f"cosqa-{model}"
     existing = ProjectSync.objects.filter(project__name=name, live_generation__gt=0).first()
     if existing is not None:
         return existing, None
-    user, _ = get_user_model().objects.get_or_create(username="bench-retrieval")
-    with override_settings(NYXSYNC_EMBEDDING_MODEL=model):  # the branch's model, as a new branch gets it
-        sync = project_link(owner=user, repository=url, branch="main", name=name)
-    started = time.monotonic()
-    run, _ = sync_run_enqueue(project_sync=sync, trigger=SyncRun.Trigger.COMMAND, dispatch=False)
-    run = sync_run_execute(run.pk)
-    if run.status != SyncRun.Status.SUCCEEDED:
-        raise SystemExit(f"sync {run.status}: {run.error}")
-    # As an operator would: migrate builds a new model's HNSW index as the owner role (the app's
-    # role may not), so every model is searched the same way.
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    sync.refresh_from_db()
-    return sync, time.monotonic() - started
+    return sync_branch(model, url, name, username="bench-retrieval")
 
 
 def _search_ids(sync, query: str) -> list[int]:

@@ -44,7 +44,6 @@ from security_doors import (  # sets Django up on this checkout first
     WORK,
     Permission,
     ProxyRecorder,
-    Stream,
     User,
     Web,
     api_tokens,
@@ -63,6 +62,8 @@ from security_doors import (  # sets Django up on this checkout first
     trigger,
     wait_run,
 )
+
+from tests.sse_client import SseClient
 
 # --- the check -------------------------------------------------------------------------------------
 
@@ -172,7 +173,7 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
         searches, healths, peak = [], [], baseline
         try:
             for _ in range(args.streams):
-                streams.append(Stream(web.url, path, alice_cookie))
+                streams.append(SseClient(web.url, path, alice_cookie))
             for stream in streams:
                 statuses[stream.status] = statuses.get(stream.status, 0) + 1
             peak = max(peak, app_connections())
@@ -218,7 +219,7 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
         streams, statuses, peak, searches = [], {}, baseline, []
         try:
             for cookie in cookies:
-                streams.append(Stream(web.url, f"/events/projects/?project={pid}", cookie))
+                streams.append(SseClient(web.url, f"/events/projects/?project={pid}", cookie))
             for stream in streams:
                 statuses[stream.status] = statuses.get(stream.status, 0) + 1
             opened = sum(b"stream-open" in stream.read(b"stream-open", timeout=5) for stream in streams if stream.status == 200)
@@ -343,20 +344,20 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
         bob_cookie = bob_browser.cookies.get("sessionid")
         sam_browser = web.browser()
         web.login(sam_browser, "/accounts/login/", sam.username, password)
-        stream = Stream(web.url, f"/events/projects/?project={pid}", bob_cookie)
+        stream = SseClient(web.url, f"/events/projects/?project={pid}", bob_cookie)
         record("4", "Bob opens Alice's project stream", stream.status == 403, f"{stream.status}")
         stream.close()
-        stream = Stream(web.url, "/events/operators/", bob_cookie)
+        stream = SseClient(web.url, "/events/operators/", bob_cookie)
         record("4", "staff Bob opens the operators stream", stream.status == 403, f"{stream.status}")
         stream.close()
-        stream = Stream(web.url, "/events/operators/", sam_browser.cookies.get("sessionid"))
+        stream = SseClient(web.url, "/events/operators/", sam_browser.cookies.get("sessionid"))
         record("ctl", "a superuser opens the operators stream", stream.status == 200, f"{stream.status}", control=True)
         stream.close()
-        meta = Stream(web.url, f"/events/projects/?project={pid}&es-meta=abc", alice_cookie)
+        meta = SseClient(web.url, f"/events/projects/?project={pid}&es-meta=abc", alice_cookie)
         record("4", "es-meta override", meta.status == 400, f"{meta.status}")
         meta.close()
         a_api.post(f"/api/v1/projects/{pid}/members/", json={"username": bob.username, "role": "viewer"})
-        stream = Stream(web.url, f"/events/projects/?project={pid}", bob_cookie)
+        stream = SseClient(web.url, f"/events/projects/?project={pid}", bob_cookie)
         opened = stream.status
         stream.read(b"stream-open", timeout=5)
         removed_at = time.monotonic()
@@ -371,7 +372,7 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
         carol_browser = web.browser()
         web.login(carol_browser, "/accounts/login/", carol.username, password)
         a_api.post(f"/api/v1/projects/{pid}/members/", json={"username": carol.username, "role": "viewer"})
-        stream = Stream(web.url, f"/events/projects/?project={pid}", carol_browser.cookies.get("sessionid"))
+        stream = SseClient(web.url, f"/events/projects/?project={pid}", carol_browser.cookies.get("sessionid"))
         opened = stream.status
         stream.read(b"stream-open", timeout=5)
         removed_at = time.monotonic()
@@ -385,7 +386,7 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
             User.objects.filter(pk=carol.pk).update(is_active=True)
         # Deletion: Alice watches a second project of hers and deletes it.
         doomed = a_api.post("/api/v1/projects/", json={"repository": repo_url, "branch": "main", "name": f"doomed-{tag}"}).json()["uuid"]
-        stream = Stream(web.url, f"/events/projects/?project={doomed}", alice_cookie)
+        stream = SseClient(web.url, f"/events/projects/?project={doomed}", alice_cookie)
         opened = stream.status
         stream.read(b"stream-open", timeout=5)
         removed_at = time.monotonic()
@@ -486,7 +487,7 @@ def check(web: Web, tag: str, port: int, http_git, proxy, args, only) -> int:
         ("admin", sam_admin, "/admin/projects/project/"),
     ):  # fmt: skip
         seen(f"{where} {path}", client.get(path))
-    events = Stream(web.url, f"/events/projects/?project={pid}", alice_cookie)
+    events = SseClient(web.url, f"/events/projects/?project={pid}", alice_cookie)
     events.read(b"never", timeout=3)
     SEEN.append(("events", events.received.decode(errors="replace")))
     events.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import shutil
 import socket
 import subprocess
@@ -144,38 +143,6 @@ class Web:
 def csrf_of(page_text: str) -> str:
     found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page_text)
     return found[1] if found else ""
-
-
-class Stream:
-    """One SSE client on a raw socket, as a browser's EventSource is."""
-
-    def __init__(self, url: str, path: str, cookie: str):
-        host, port = url.split("//", 1)[1].split(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=10)
-        request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nCookie: sessionid={cookie}\r\n\r\n"
-        self.sock.sendall(request.encode())
-        self.received = b""
-
-    def read(self, until: bytes, timeout: float = 15) -> bytes:
-        deadline = time.monotonic() + timeout
-        while until not in self.received and time.monotonic() < deadline:
-            if select.select([self.sock], [], [], 0.2)[0]:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    break
-                self.received += chunk
-        return self.received
-
-    @property
-    def status(self) -> int:
-        self.read(b"\r\n")
-        try:
-            return int(self.received.split(b" ", 2)[1])
-        except (IndexError, ValueError):
-            return 0
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def app_connections() -> int:

@@ -17,6 +17,18 @@ def fast_model(settings):
 
 
 @pytest.fixture
+def hashing_index(owner_sql, fast_model):
+    """hashing-256 registered, with its HNSW index as migrate builds it (the app's role may not)."""
+    from embeddings.backends import get_backend
+    from embeddings.vectors import embedding_model_register, vector_index_definition, vector_index_name
+
+    backend = get_backend(fast_model)
+    model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
+    owner_sql(f"CREATE INDEX IF NOT EXISTS {vector_index_name(model)} {vector_index_definition(model)}")
+    return model
+
+
+@pytest.fixture
 def sync_now(git_cache, fast_model):
     """sync_now(project_sync) -> SyncRun: trigger and run one sync in this process, acting for
     the branch's project as a task does."""

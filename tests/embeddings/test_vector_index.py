@@ -15,9 +15,6 @@ from embeddings.models import Chunk, EmbeddingModel, Vector
 from embeddings.search import nearest_chunks, search
 from embeddings.vectors import (
     _INDEXER_LOCK,
-    embedding_model_register,
-    vector_index_definition,
-    vector_index_name,
     vectors_index_pending,
     vectors_write,
 )
@@ -51,12 +48,8 @@ def load(user, name: str, chunk_texts: list[str], model) -> ProjectSync:
 
 
 @pytest.fixture
-def model(owner_sql, fast_model):
-    backend = get_backend("hashing-256")
-    model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
-    # The index as migrate builds it (the app's role may not).
-    owner_sql(f"CREATE INDEX IF NOT EXISTS {vector_index_name(model)} {vector_index_definition(model)}")
-    return model
+def model(hashing_index):
+    return hashing_index
 
 
 @pytest.fixture

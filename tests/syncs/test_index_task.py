@@ -4,23 +4,13 @@ safety net; it moves the pending vectors into their model's HNSW index."""
 import pytest
 from django.conf import settings
 
-from embeddings.backends import get_backend
 from embeddings.models import Vector
-from embeddings.vectors import embedding_model_register, vector_index_definition, vector_index_name
 from syncs import services
 from syncs.models import SyncRun
 from syncs.tasks import index_vectors
 from tests.syncs.test_worker import finished, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_owner")]
-
-
-@pytest.fixture
-def hashing_index(owner_sql, fast_model):
-    backend = get_backend("hashing-256")
-    model = embedding_model_register(name=backend.name, backend=backend.backend, dimensions=backend.dimensions)
-    owner_sql(f"CREATE INDEX IF NOT EXISTS {vector_index_name(model)} {vector_index_definition(model)}")
-    return model
 
 
 def repo_of(make_repo, files: int):

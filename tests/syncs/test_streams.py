@@ -5,10 +5,6 @@ for superusers; django-eventstream's es-meta override is refused."""
 
 from __future__ import annotations
 
-import select
-import socket
-import time
-
 import httpx
 import pytest
 from django.db import connection
@@ -22,6 +18,7 @@ from syncs.services import project_soft_delete
 from tests.browser.conftest import WebServer
 from tests.browser.support import wait_for
 from tests.factories import MembershipFactory, api_key_for
+from tests.sse_client import SseClient
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -68,35 +65,6 @@ def session_cookie(username: str, password: str = "") -> str:
     return client.cookies["sessionid"].value
 
 
-class Stream:
-    """One SSE client on a raw socket, as a browser's EventSource is: it connects, reads the
-    status line and then whatever the server sends."""
-
-    def __init__(self, web: WebServer, path: str, cookie: str):
-        self.sock = socket.create_connection(("127.0.0.1", web.port), timeout=10)
-        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nCookie: sessionid={cookie}\r\n\r\n"
-        self.sock.sendall(request.encode())
-        self.received = b""
-
-    def read(self, until: bytes, timeout: float = 15) -> bytes:
-        deadline = time.monotonic() + timeout
-        while until not in self.received and time.monotonic() < deadline:
-            if select.select([self.sock], [], [], 0.2)[0]:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    break
-                self.received += chunk
-        return self.received
-
-    @property
-    def status(self) -> int:
-        self.read(b"\r\n")
-        return int(self.received.split(b" ", 2)[1])
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def app_connections() -> int:
     """Database sessions the web server under test holds."""
     with connection.cursor() as cursor:
@@ -119,7 +87,7 @@ def test_a_burst_of_streams_holds_no_connection_and_search_keeps_answering(strea
     streams = []
     try:
         for _ in range(burst):
-            streams.append(Stream(streams_web, path, cookie))
+            streams.append(SseClient(streams_web.url, path, cookie))
         for stream in streams:
             assert stream.status == 200
             assert b"stream-open" in stream.read(b"stream-open")
@@ -143,10 +111,10 @@ def test_a_burst_of_streams_holds_no_connection_and_search_keeps_answering(strea
 def test_streams_past_the_bounds_are_refused_with_429_and_503(streams_web, synced, owner, settings):
     cookie = session_cookie("owner", "owner-password")
     path = f"/events/projects/?project={synced.project.uuid}"
-    streams = [Stream(streams_web, path, cookie) for _ in range(PER_USER)]
+    streams = [SseClient(streams_web.url, path, cookie) for _ in range(PER_USER)]
     try:
         assert all(stream.status == 200 for stream in streams)
-        over = Stream(streams_web, path, cookie)
+        over = SseClient(streams_web.url, path, cookie)
         assert over.status == 429
         assert b"at most" in over.read(b"per user") and b"Retry-After: 5" in over.received
         over.close()
@@ -156,9 +124,9 @@ def test_streams_past_the_bounds_are_refused_with_429_and_503(streams_web, synce
         get_user_model().objects.create_user("second", password="second-password")
         MembershipFactory(project=synced.project, user=get_user_model().objects.get(username="second"), role=Membership.Role.VIEWER)
         second = session_cookie("second", "second-password")
-        more = [Stream(streams_web, path, second) for _ in range(STREAMS_MAX - PER_USER)]
+        more = [SseClient(streams_web.url, path, second) for _ in range(STREAMS_MAX - PER_USER)]
         assert all(stream.status == 200 for stream in more)
-        full = Stream(streams_web, path, second)
+        full = SseClient(streams_web.url, path, second)
         assert full.status == 503
         full.close()
         streams += more
@@ -166,14 +134,14 @@ def test_streams_past_the_bounds_are_refused_with_429_and_503(streams_web, synce
         for stream in streams:
             stream.close()
     # Slots come back when streams end.
-    wait_for(lambda: Stream(streams_web, path, cookie).status == 200, timeout=15, what="a slot to be free again")
+    wait_for(lambda: SseClient(streams_web.url, path, cookie).status == 200, timeout=15, what="a slot to be free again")
 
 
 @pytest.mark.parametrize("revoke", ["membership removed", "user deactivated", "project deleted"])
 def test_an_open_stream_ends_when_its_reader_loses_the_right(streams_web, synced, owner, django_user_model, revoke):
     member = django_user_model.objects.create_user("member", password="member-password")
     MembershipFactory(project=synced.project, user=member, role=Membership.Role.VIEWER)
-    stream = Stream(streams_web, f"/events/projects/?project={synced.project.uuid}", session_cookie("member", "member-password"))
+    stream = SseClient(streams_web.url, f"/events/projects/?project={synced.project.uuid}", session_cookie("member", "member-password"))
     try:
         assert stream.status == 200
         stream.read(b"stream-open")
@@ -192,15 +160,15 @@ def test_an_open_stream_ends_when_its_reader_loses_the_right(streams_web, synced
 
 def test_the_operators_channel_is_for_superusers_only(streams_web, django_user_model, admin_user):
     django_user_model.objects.create_user("staff", password="staff-password", is_staff=True)
-    refused = Stream(streams_web, "/events/operators/", session_cookie("staff", "staff-password"))
+    refused = SseClient(streams_web.url, "/events/operators/", session_cookie("staff", "staff-password"))
     assert refused.status == 403
     refused.close()
-    allowed = Stream(streams_web, "/events/operators/", session_cookie("admin", "password"))
+    allowed = SseClient(streams_web.url, "/events/operators/", session_cookie("admin", "password"))
     assert allowed.status == 200
     allowed.close()
 
 
 def test_the_es_meta_override_is_refused(streams_web, synced):
-    stream = Stream(streams_web, f"/events/projects/?project={synced.project.uuid}&es-meta=x.y.z", session_cookie("owner", "owner-password"))
+    stream = SseClient(streams_web.url, f"/events/projects/?project={synced.project.uuid}&es-meta=x.y.z", session_cookie("owner", "owner-password"))
     assert stream.status == 400
     stream.close()
