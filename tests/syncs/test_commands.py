@@ -41,6 +41,12 @@ def test_sync_links_the_repository_and_prints_a_json_summary(make_repo, owner, g
     assert (hit["path"], hit["start_line"], hit["end_line"]) == ("widgets/gear.py", 1, 2)
     assert hit["score"] > 0 and "turn_gear" in hit["text"]
 
+    out = io.StringIO()
+    call_command("search", "turn gear teeth", project="widgets", owner="owner", k=3, stdout=out)
+    first_line = out.getvalue().splitlines()[0]
+    assert first_line.startswith("  1. widgets/gear.py:1-2  [main]  cosine ")  # ranked, the cosine labelled
+    assert float(first_line.rsplit(" ", 1)[1]) == pytest.approx(hit["score"], abs=5e-4)
+
 
 @pytest.mark.parametrize(
     ("repo", "branch"),

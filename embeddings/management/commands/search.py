@@ -11,7 +11,7 @@ from syncs.selectors import project_sync_list
 
 
 class Command(BaseCommand):
-    help = "Prints the chunks of a project (and branch) nearest to QUERY: path, lines, score, snippet."
+    help = "Prints the chunks of a project (and branch) that best match QUERY, best first: rank, path, lines, branch, cosine, snippet."
 
     def add_arguments(self, parser):
         parser.add_argument("query")
@@ -42,6 +42,10 @@ class Command(BaseCommand):
             return
         if not hits:
             self.stdout.write("No results (has the project been synced?).")
-        for hit in hits:
+        # Ranked by the fused ranking (vector, text and symbols), not by cosine alone: the cosine is
+        # shown labelled so that a lower one above a higher one is no surprise.
+        for rank, hit in enumerate(hits, 1):
             snippet = " ".join(hit.text.split())[:160]
-            self.stdout.write(f"{hit.score:.3f}  {hit.path}:{hit.start_line}-{hit.end_line}  [{hit.branch}]\n        {snippet}")
+            self.stdout.write(
+                f"{rank:>3}. {hit.path}:{hit.start_line}-{hit.end_line}  [{hit.branch}]  cosine {hit.score:.3f}\n       {snippet}"
+            )
