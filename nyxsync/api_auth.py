@@ -7,6 +7,7 @@ and it may expire. `user_for_token` is the one check of a token for every door t
 
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework import authentication, exceptions
+from rest_framework.authentication import get_authorization_header
 
 from nyxsync import tenancy
 
@@ -20,7 +21,14 @@ class _SwitchesTenancy:
 
 
 class TokenAuthentication(_SwitchesTenancy, KnoxTokenAuthentication):
-    pass
+    """A token sent as `Authorization: Token <key>` (knox's word) or `Bearer <key>`, the word the
+    MCP endpoint asks for and most HTTP clients send: the same key works at every door."""
+
+    def authenticate_header(self, request):
+        # Knox reads the scheme it accepts from here, and DRF the one a 401 names; the schema
+        # generator asks with no request.
+        scheme = get_authorization_header(request).split()[:1] if hasattr(request, "META") else []
+        return "Bearer" if scheme and scheme[0].lower() == b"bearer" else super().authenticate_header(request)
 
 
 class SessionAuthentication(_SwitchesTenancy, authentication.SessionAuthentication):

@@ -9,7 +9,7 @@ from knox.models import AuthToken
 
 from syncs.models import SyncRun
 from tests.api.conftest import client_for
-from tests.factories import MembershipFactory, SyncRunFactory
+from tests.factories import MembershipFactory, SyncRunFactory, api_key_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("as_system")]
 
@@ -66,6 +66,21 @@ def test_it_answers_401_to_an_unknown_token(project):
     client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
 
     assert_error(client.get("/api/v1/projects/"), 401, "authentication_failed")
+
+
+def test_a_token_works_with_either_scheme_the_docs_name(owner, project):
+    key = api_key_for(owner)
+    for scheme in ("Token", "Bearer", "bearer"):
+        client = client_for()
+        client.credentials(HTTP_AUTHORIZATION=f"{scheme} {key}")
+        listed = client.get("/api/v1/projects/")
+        assert listed.status_code == 200, scheme
+        assert [p["uuid"] for p in listed.json()["results"]] == [str(project.uuid)]
+    client = client_for()
+    client.credentials(HTTP_AUTHORIZATION="Bearer " + "0" * 40)
+    assert_error(client.get("/api/v1/projects/"), 401, "authentication_failed")
+    client.credentials(HTTP_AUTHORIZATION=f"Basic {key}")  # not a token scheme: not authenticated
+    assert_error(client.get("/api/v1/projects/"), 401, "not_authenticated")
 
 
 def test_another_users_project_and_everything_under_it_is_404(outsider_api, project_sync):
