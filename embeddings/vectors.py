@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from embeddings.models import EmbeddingModel
 from nyxsync import tenancy
 from nyxsync.db import index_build, index_exists
-from nyxsync.locks import advisory_lock
+from nyxsync.locks import INDEXER, advisory_key, advisory_lock
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,9 +81,8 @@ def vector_indexes_ensure() -> list[str]:
     return [model.name for model in EmbeddingModel.objects.order_by("pk") if vector_index_ensure(model)]
 
 
-# The indexer's advisory lock (one indexer per database): a namespace of its own ("nyxi"), apart
-# from nyxsync.locks' keys.
-_INDEXER_LOCK = 0x6E797869 << 32
+# The indexer's advisory lock: one indexer per database.
+_INDEXER_LOCK = advisory_key(INDEXER)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """PostgreSQL session advisory locks, every key of ours in one namespace: the high 32 bits of a
 key are "nyx", the low 32 bits name what is locked (a ProjectSync's id; 0 for the one backfill of
-a database, since no row has id 0). A session lock lives as long as its database connection, so
+a database, since no row has id 0; the top value for its one vector indexer). A session lock lives as long as its database connection, so
 a worker killed with SIGKILL releases it with its connection."""
 
 from collections.abc import Iterator
@@ -10,6 +10,7 @@ from django.db import connection
 
 NAMESPACE = 0x6E7978  # "nyx": keeps our keys apart from any other user of advisory locks
 BACKFILL = 0  # the low word of the backfill's key
+INDEXER = 0xFFFFFFFF  # the low word of the vector indexer's key: ids count up from 1, far below it
 
 
 def advisory_key(low: int) -> int:
