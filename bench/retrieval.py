@@ -1,6 +1,7 @@
 """Retrieval benchmark on public data: CoSQA (500 real web queries over 6,267 Python functions).
 
-    .venv/bin/python bench/retrieval.py [--split test|dev] [--models all-MiniLM-L6-v2 all-MiniLM-L6-v2-int8] [--keep]
+    .venv/bin/python bench/retrieval.py [--split test|dev] [--models all-MiniLM-L6-v2 all-MiniLM-L6-v2-int8-r2] [--keep]
+        [--try "RERANK_WEIGHT=0.2" "RERANK_WEIGHT=0.2;WEIGHTS=(1.0, 0.5, 1.0)" ...]
 
 For each model, side by side in one run:
 - raw dense: the model alone, each function embedded whole, brute-force cosine over all of them;
@@ -9,12 +10,16 @@ For each model, side by side in one run:
   vector neighbours, full-text matches and definitions, fused).
 Prints MRR@100, recall@1/5/10 and nDCG@10 for each, the model seconds per 1,000 characters, and
 the CPU. Tune on dev (`--split dev`), report test. `--keep` keeps the synced database
-(nyxsync_bench_retrieval) for the next run, so a change to the search can be measured in a minute. Figures only: nothing passes or fails.
+(nyxsync_bench_retrieval) for the next run, so a change to the search can be measured in a minute;
+`--try` measures other values of embeddings.search's tuning constants beside the current ones on
+the same synced corpus (a row each). Figures only: nothing passes or fails.
 
 Data: ../shared/data/cosqa (CoSQA, Huang et al. 2021, MIT licence; see its README).
 """
 
 import argparse
+import ast
+import contextlib
 import hashlib
 import json
 import math
@@ -28,7 +33,8 @@ import numpy as np
 from common import ROOT, commit_tree, cpu_name, drop_database, serve_repository, setup_django, sync_branch
 
 DATA = ROOT.parent / "shared" / "data" / "cosqa"
-MODELS = ["all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"]
+MODELS = ["all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8-r2"]
+TORCH = "all-MiniLM-L6-v2"
 DEPTH = 100  # ranks looked at for MRR (search's own maximum k)
 
 
@@ -38,6 +44,10 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--keep", action="store_true", help="keep the synced database for the next run")
+    parser.add_argument(
+        "--try", dest="settings", nargs="+", default=[], type=_setting, metavar="NAME=VALUE[;NAME=VALUE]",
+        help="other values of embeddings.search's constants (RERANK_WEIGHT, WEIGHTS, RRF_K, ...), a hybrid row each",
+    )
     args = parser.parse_args()
 
     corpus = json.loads((args.data / "code_idx_map.txt").read_text())  # code -> id
@@ -86,13 +96,54 @@ def _measure_model(model: str, codes: dict[int, str], queries: list, url: str, a
     if embedded:
         raw["note"] += f" ({per_kchar:.3f} s per 1,000 chars)"
 
-    started = time.monotonic()
-    hybrid = [_search_ids(sync, query) for query, _ in queries]
-    search_ms = (time.monotonic() - started) * 1000 / len(queries)
-    note = f"search {search_ms:.0f} ms/query"
-    if sync_seconds is not None:
-        note = f"full sync {sync_seconds:.0f} s; " + note
-    return [raw, {"model": model, "method": "nyxsync hybrid", **_metrics(hybrid, queries), "note": note}]
+    rows = [raw]
+    for setting in [{}, *args.settings]:
+        started = time.monotonic()
+        with _constants(setting):
+            hybrid = [_search_ids(sync, query) for query, _ in queries]
+        search_ms = (time.monotonic() - started) * 1000 / len(queries)
+        note = f"search {search_ms:.0f} ms/query"
+        if sync_seconds is not None and not setting:
+            note = f"full sync {sync_seconds:.0f} s; " + note
+        label = "; ".join(f"{name}={value!r}" for name, value in setting.items())
+        rows.append({"model": model, "method": "nyxsync hybrid", "setting": label, **_metrics(hybrid, queries), "note": note})
+    return rows
+
+
+def _setting(text: str) -> dict:
+    """'NAME=VALUE;NAME=VALUE' as {name: value}: upper-case constants of embeddings.search, values
+    as Python literals of the constant's type."""
+    from embeddings import search  # only its constants: Django is set up before any search runs
+
+    setting = {}
+    for part in filter(None, (part.strip() for part in text.split(";"))):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if not name.isupper() or not hasattr(search, name):
+            raise argparse.ArgumentTypeError(f"{name!r} is not a constant of embeddings.search")
+        try:
+            setting[name] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError) as error:
+            raise argparse.ArgumentTypeError(f"{name}: {value.strip()!r} is not a Python literal") from error
+        current, numbers = getattr(search, name), (int, float)
+        if not isinstance(setting[name], type(current)) and not (isinstance(current, numbers) and isinstance(setting[name], numbers)):
+            raise argparse.ArgumentTypeError(f"{name} is a {type(current).__name__}")
+    return setting
+
+
+@contextlib.contextmanager
+def _constants(setting: dict):
+    """embeddings.search with `setting`'s constants for the block (it reads them at each search)."""
+    from embeddings import search
+
+    saved = {name: getattr(search, name) for name in setting}
+    for name, value in setting.items():
+        setattr(search, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(search, name, value)
 
 
 def _raw_vectors(backend, texts: list[str]) -> tuple[np.ndarray, int, float]:
@@ -151,17 +202,20 @@ def _metrics(rankings: list[list[int]], queries: list) -> dict:
 
 
 def _print_table(results: list[dict]) -> None:
-    print(f"\n{'model':<24} {'method':<15} {'MRR':>6} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'nDCG@10':>8}")
+    print(f"\n{'model':<26} {'method':<15} {'MRR':>6} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'nDCG@10':>8}")
     for row in results:
         figures = " ".join(f"{100 * row[key]:>6.1f}" for key in ("mrr", "r1", "r5", "r10"))
-        print(f"{row['model']:<24} {row['method']:<15} {figures} {100 * row['ndcg10']:>8.1f}   {row.get('note', '')}")
-    by = {(row["model"], row["method"]): row for row in results}
-    torch, int8 = MODELS
-    for method in ("raw dense", "nyxsync hybrid"):
-        if (torch, method) in by and (int8, method) in by:
-            delta = 100 * (by[(int8, method)]["ndcg10"] - by[(torch, method)]["ndcg10"])
-            print(f"{method}: int8 - torch nDCG@10 = {delta:+.1f} points (target >= -1.0)")
-    for model in dict.fromkeys(row["model"] for row in results):
+        setting = f"[{row['setting']}] " if row.get("setting") else ""
+        print(f"{row['model']:<26} {row['method']:<15} {figures} {100 * row['ndcg10']:>8.1f}   {setting}{row.get('note', '')}")
+    # The comparisons are of the search as it is (rows of other --try settings aside).
+    by = {(row["model"], row["method"]): row for row in results if not row.get("setting")}
+    models = list(dict.fromkeys(row["model"] for row in results))
+    for model in models:
+        for method in ("raw dense", "nyxsync hybrid"):
+            if model != TORCH and (TORCH, method) in by and (model, method) in by:
+                delta = 100 * (by[(model, method)]["ndcg10"] - by[(TORCH, method)]["ndcg10"])
+                print(f"{method}: {model} - torch nDCG@10 = {delta:+.1f} points (target >= -1.0)")
+    for model in models:
         if (model, "raw dense") in by and (model, "nyxsync hybrid") in by:
             delta = 100 * (by[(model, "nyxsync hybrid")]["ndcg10"] - by[(model, "raw dense")]["ndcg10"])
             print(f"{model}: nyxsync hybrid - raw dense nDCG@10 = {delta:+.1f} points (target > 0)")
