@@ -24,7 +24,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import Truncator
-from django_eventstream import get_current_event_id
 
 from nyxsync.uuids import parse_uuids
 from projects.permissions import can_sync, can_view
@@ -32,7 +31,7 @@ from projects.selectors import projects_for_user
 from projects.services import ProjectError
 from repositories.input import InvalidInput, validate_branch
 from syncs import services
-from syncs.events import OPERATORS_CHANNEL, project_channel, run_event
+from syncs.events import OPERATORS_CHANNEL, current_event_id, project_channel, run_event
 from syncs.models import ProjectSync, SyncRun
 from syncs.views import MAX_STREAM_CHANNELS, run_panel
 
@@ -397,13 +396,13 @@ class SyncRunAdmin(admin.ModelAdmin):
         wanted = parse_uuids(request.GET.getlist("run")[:200])
         runs = list(self.get_queryset(request).select_related("project_sync__project").filter(uuid__in=wanted))
         _, channels = _stream_of(request.user, runs)
-        event_id = get_current_event_id(channels) if channels else ""
+        event_id = current_event_id(channels) if channels else ""
         return JsonResponse({"event_id": event_id, "runs": [run_event(run) for run in runs]})
 
     def _live_context(self, request, runs, event_ids: dict) -> dict:
         query = urlencode([("run", str(run.uuid)) for run in runs])
         stream_url, channels = _stream_of(request.user, runs)
-        position = event_ids.get(tuple(channels)) or (get_current_event_id(channels) if channels else "")
+        position = event_ids.get(tuple(channels)) or (current_event_id(channels) if channels else "")
         return {
             "stream_url": stream_url,
             "event_id": position,
@@ -432,7 +431,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     def _positions(request) -> dict:
         """The operators' stream position, taken before the rows are read (staff's project channels
         are known only after: their position is taken then, a run that moves between may be re-read)."""
-        return {(OPERATORS_CHANNEL,): get_current_event_id([OPERATORS_CHANNEL])} if request.user.is_superuser else {}
+        return {(OPERATORS_CHANNEL,): current_event_id([OPERATORS_CHANNEL])} if request.user.is_superuser else {}
 
     @admin.display(description="run")
     def short_uuid(self, run: SyncRun) -> str:

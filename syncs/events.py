@@ -6,10 +6,14 @@ URLs with credentials, tokens or secrets."""
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+from datetime import timedelta
 from typing import TypedDict
 
 from django.db import transaction
+from django.utils import timezone
 
 from nyxsync import embedded
 
@@ -17,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "run"
 OPERATORS_CHANNEL = "operators"
+# How long a reconnecting page can replay what it missed (django-eventstream's EVENT_TIMEOUT).
+STORED_EVENTS_KEPT = timedelta(hours=24)
 
 
 def project_channel(project_uuid) -> str:
@@ -48,6 +54,15 @@ class RunEvent(TypedDict):
     chunks_deleted: int
     error: str
     error_phase: str
+
+
+def current_event_id(channels: list[str]) -> str:
+    """The stream position of `channels` now: a page renders it before its state, so its stream
+    resumes right after what it shows (django-eventstream's get_current_event_id, imported here:
+    a process that never renders a page does not run that package's body)."""
+    from django_eventstream import get_current_event_id
+
+    return get_current_event_id(channels)
 
 
 def run_event(run, *, rate: float | None = None, eta_seconds: float | None = None) -> RunEvent:
@@ -89,13 +104,43 @@ def publish_run(run, *, rate: float | None = None, eta_seconds: float | None = N
 
 
 def _send(event: RunEvent) -> None:
-    from django_eventstream import send_event
-
     try:
         # Live streams listen on Redis: an embedded one is started by its first user (`sync --inline`
         # may be the first); against a Redis that is down, each event would wait out the client's retries.
         embedded.ensure_configured("redis")
+        data = json.dumps(event)
         for channel in (project_channel(event["project"]), OPERATORS_CHANNEL):
-            send_event(channel, EVENT_TYPE, event)
+            _store_and_publish(channel, data)
+        if event["finished"]:
+            _trim_stored_events()
     except Exception:
         logger.warning("sync.event.not_sent", extra={"run_id": event["run"], "phase": event["phase"]}, exc_info=True)
+
+
+def _store_and_publish(channel: str, data: str) -> None:
+    """What django-eventstream's send_event does with our settings (DjangoModelStorage, the Redis
+    fan-out; no GRIP proxy), done with its model and the same Redis message, so its views replay and
+    stream these events unchanged. Not send_event itself: importing it costs a process that only
+    sends events django_grip, werkzeug, gripcontrol, requests and jwt (about 0.2 s)."""
+    from django_eventstream.models import Event
+
+    stored = Event(channel=channel, type=EVENT_TYPE, data=json.dumps(data))  # the storage encodes the JSON text again
+    stored.save()
+    message = {"channel": channel, "event_type": EVENT_TYPE, "data": data, "pub_id": str(stored.eid)}
+    _redis().publish("events_channel", json.dumps(message))
+
+
+@functools.cache
+def _redis():
+    import redis
+    from django.conf import settings
+
+    return redis.Redis(**settings.EVENTSTREAM_REDIS)
+
+
+def _trim_stored_events() -> None:
+    """Forget stored events past the replay window, as DjangoModelStorage does on every event (one
+    query per event, deleting row by row); here once per finished run, in one statement."""
+    from django_eventstream.models import Event
+
+    Event.objects.filter(created__lt=timezone.now() - STORED_EVENTS_KEPT).delete()

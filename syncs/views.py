@@ -9,12 +9,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
-from django_eventstream import get_current_event_id
 
-from nyxsync.streams import bounded_stream
 from projects.permissions import can_sync, can_view
 from syncs import services
-from syncs.events import OPERATORS_CHANNEL, project_channel, run_event
+from syncs.events import OPERATORS_CHANNEL, current_event_id, project_channel, run_event
 from syncs.models import SyncRun
 from syncs.selectors import project_sync_get_for_user, sync_run_get_for_user
 
@@ -122,7 +120,7 @@ def run_state(request, run):
     if run is None or not can_view(request.user, run.project_sync.project):
         return json_not_found()
     # The stream position first: any change after this read is also an event after it.
-    event_id = get_current_event_id([project_channel(run.project_sync.project.uuid)])
+    event_id = current_event_id([project_channel(run.project_sync.project.uuid)])
     run.refresh_from_db()
     return JsonResponse({"event_id": event_id, "runs": [run_event(run)]})
 
@@ -147,7 +145,10 @@ def operator_events(request):
 def _stream(request, channels: list[str]):
     # A refused channel gets a plain 403 (django-eventstream would answer 200 and an error event),
     # decided by the channel manager (syncs.channels); a stream holds no database connection while
-    # it waits and ends when its reader loses the right (nyxsync.streams).
+    # it waits and ends when its reader loses the right (nyxsync.streams). Imported here: the admin
+    # imports this module in every process, and only a web server streams.
+    from nyxsync.streams import bounded_stream
+
     return bounded_stream(request, channels)
 
 

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from nyxsync import embedded
 from nyxsync.crypto import generate_key, parse_keys
+from nyxsync.deferred_imports import defer_package_body
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -94,6 +95,9 @@ SECRET_KEY = _secret("SECRET_KEY", default="") or _dev_secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Django needs django-eventstream's models and migrations only; its package body (views, GRIP,
+# JWT: about a fifth of a command's start) runs where a page or the admin first uses it.
+defer_package_body("django_eventstream")
 INSTALLED_APPS = [
     # Our apps come first: their migrate/flush commands (the guarded ones) win over Django's.
     "repositories",

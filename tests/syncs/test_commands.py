@@ -2,15 +2,19 @@
 
 import io
 import json
+import re
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from projects.models import Project
 from syncs.models import ProjectSync, SyncRun
 from tests.commands import error_lines, manage
-from tests.workers import database_url
+from tests.workers import child_env, database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_system")]
 
@@ -89,3 +93,33 @@ def test_cancel_refuses_unknown_and_finished_runs(owner, make_repo, git_cache, f
     summary = sync_json(repo=repo.url, branch="main", owner="owner")
     with pytest.raises(CommandError, match="already ended: succeeded"):
         call_command("cancel", summary["run_id"])
+
+
+# Imported by django-eventstream's package body and its send_event (GRIP publishing, JWT), or by
+# the model backends: a process that syncs a branch that has not moved needs none of them.
+NOT_FOR_A_NOOP = ("torch", "onnxruntime", "numpy", "django_grip", "gripcontrol", "pubcontrol", "jwt", "werkzeug", "requests")
+
+
+def test_a_noop_sync_process_imports_no_model_or_web_library_and_still_streams_its_events(owner, make_repo, git_cache, fast_model):
+    from django_eventstream.models import Event
+
+    repo = make_repo()
+    repo.write("a.py", "x = 1\n").commit()
+    first = sync_json(repo=repo.url, branch="main", owner="owner")
+    argv = [sys.executable, "-X", "importtime", str(settings.BASE_DIR / "manage.py"), "sync", "--repo", repo.url, "--branch", "main",
+            "--owner", "owner", "--json", "--inline"]  # fmt: skip
+    env = child_env(NYXSYNC_EMBEDDING_MODEL=fast_model, NYXSYNC_GIT_CACHE_DIR=str(git_cache))
+    result = subprocess.run(argv, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "up_to_date" and summary["commit"] == first["commit"]
+    imported = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", result.stderr, re.M))
+    assert "django.db.models" in imported  # the trace was read
+    assert not imported & set(NOT_FOR_A_NOOP)
+    assert "django_eventstream.views" not in imported
+    # Its events were stored as django-eventstream's storage does, for the pages' replay.
+    stored = Event.objects.filter(channel=f"project-{Project.objects.get().uuid}", type="run").order_by("eid")
+    events = [json.loads(json.loads(event.data)) for event in stored]
+    mine = [event for event in events if event["run"] == summary["run_id"]]
+    assert [event["status"] for event in mine][0] == "queued" and mine[-1]["status"] == "up_to_date" and mine[-1]["finished"]
