@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _MB = 1024 * 1024
+# git's gc.autoPackLimit: past this many packs `gc --auto` repacks. Fetches bring packs only
+# (fetch.unpackLimit=1, repositories.git_process), never loose objects, its other trigger.
+_GC_AUTO_PACK_LIMIT = 50
 # What git says (LC_ALL=C) when retrying cannot help, and when it may.
 _NOT_FOUND = ("repository not found", "not exported", "does not appear to be a git repository", "authentication failed",
               "could not read username", "returned error: 401", "returned error: 403", "returned error: 404")  # fmt: skip
@@ -329,6 +332,8 @@ def _collect_garbage(cache: Path, deadline: Deadline) -> None:
     """Every fetch adds a pack; gc --auto repacks once there are many and drops what no branch needs.
 
     The fetch has succeeded by now, so a failed or killed gc is only logged (the next fetch cleans up)."""
+    if len(list((cache / "objects" / "pack").glob("*.pack"))) <= _GC_AUTO_PACK_LIMIT:
+        return  # gc --auto would find nothing to do: no git process for it (most fetches)
     try:
         result = run_git(git_argv(cache, "gc", "--auto", "--quiet"), env=git_env(), deadline=deadline, what="gc")
     except GitError as error:

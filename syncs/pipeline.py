@@ -47,6 +47,12 @@ logger = logging.getLogger(__name__)
 Phase = SyncRun.Phase
 
 
+# Runs triggered by a push (webhook) or by the schedule seeing the branch move fetch at once; any
+# other may be asked of a branch that has not moved, which `git ls-remote` tells in a third of a
+# no-op fetch's time (and three fewer git processes: the fetch's ref reads before and after).
+MOVED_WHEN_TRIGGERED = (SyncRun.Trigger.WEBHOOK, SyncRun.Trigger.SCHEDULE)
+
+
 class SyncBusy(Exception):
     """Another run of the same branch holds its lock; try again later."""
 
@@ -111,10 +117,16 @@ def _sync(run: SyncRun, progress: Progress) -> None:
 
     progress.phase(Phase.FETCH)
     token = repository_token(project=project_sync.project, url=project_sync.repository_url)
-    commit = git.fetch_branch(project_sync.repository_url, project_sync.branch, token=token)
-    run.commit_before, run.commit_after = project_sync.live_commit, commit
     same_model = run.embedding_model == project_sync.embedding_model
-    if project_sync.live_generation and commit == project_sync.live_commit and same_model:
+    synced = bool(project_sync.live_generation) and same_model
+    if synced and run.trigger not in MOVED_WHEN_TRIGGERED and git.remote_head(
+        project_sync.repository_url, project_sync.branch, token=token
+    ) == project_sync.live_commit:
+        commit = project_sync.live_commit  # nothing moved: one ls-remote said so, no fetch
+    else:
+        commit = git.fetch_branch(project_sync.repository_url, project_sync.branch, token=token)
+    run.commit_before, run.commit_after = project_sync.live_commit, commit
+    if synced and commit == project_sync.live_commit:
         progress.close_phase()
         runs.sync_run_finish(run, status=SyncRun.Status.UP_TO_DATE)
         return

@@ -141,6 +141,27 @@ def test_a_noop_sync_is_up_to_date_and_does_no_work(make_repo, link, sync_now):
     assert Chunk.objects.count() == chunks_before
 
 
+def test_a_noop_sync_asks_the_remote_and_fetches_nothing(make_repo, link, sync_now):
+    import shutil
+
+    from repositories import git
+
+    repo = make_repo()
+    repo.write("a.py", "x = 1\n").commit()
+    sync = link(repo)
+    sync_now(sync)
+    cache = git.cache_path(sync.repository_url)
+    shutil.rmtree(cache)  # a fetch would make it again
+
+    run = sync_now(sync)
+
+    assert run.status == SyncRun.Status.UP_TO_DATE and run.commit_after == run.commit_before
+    assert not cache.exists()
+    commit = repo.write("a.py", "x = 2\n").commit()
+    moved = sync_now(sync)
+    assert (moved.status, moved.commit_after, moved.chunks_embedded) == (SyncRun.Status.SUCCEEDED, commit, 1)
+
+
 def test_it_skips_what_it_should_and_counts_each_reason(make_repo, link, sync_now, settings):
     settings.NYXSYNC_MAX_FILE_BYTES = 10 * 1024 * 1024
     repo = make_repo()
