@@ -11,5 +11,5 @@ class TenancyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        with tenancy.acting_as(request.user):
+        with tenancy.acting_for_request(request.user):
             return self.get_response(request)

@@ -69,8 +69,25 @@ def _using(context: Context) -> Iterator[None]:
 
 def acting_as(user) -> contextmanager:
     """Act for `user` (nobody, for anonymous or inactive users)."""
+    return _using(_context_of(user))
+
+
+@contextmanager
+def acting_for_request(user) -> Iterator[None]:
+    """`acting_as` for one request (TenancyMiddleware), which does not send the outer context back
+    on its way out: the request's connection is closed or returned to the pool (which resets it)
+    right after, and a query before that sends it first (`_ensure`). A round trip less per request."""
+    token = _current.set(_context_of(user))
+    apply()
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def _context_of(user) -> Context:
     known = user is not None and getattr(user, "is_authenticated", False) and user.is_active
-    return _using(Context(user_id=user.pk) if known else NOBODY)
+    return Context(user_id=user.pk) if known else NOBODY
 
 
 def acting_for_project(project_id: int) -> contextmanager:
@@ -93,12 +110,16 @@ def act_as_system_by_default() -> None:
 def switch_to(user) -> None:
     """Within the current scope, act for `user` from now on (DRF authenticates inside the view,
     after the middleware has opened the request's scope)."""
-    known = user is not None and getattr(user, "is_authenticated", False) and user.is_active
-    _current.set(Context(user_id=user.pk) if known else NOBODY)
+    _current.set(_context_of(user))
     apply()
 
 
 # --- applying the context to connections -----------------------------------------------------
+# Each PostgreSQL connection remembers the context it carries (an attribute of psycopg's
+# connection, the object that holds the settings, which a pool hands from thread to thread), so a
+# context is sent only when it changes: a request through the API sends one, its user's. A pooled
+# connection is reset to nobody as it goes back to the pool (`reset_pooled_connection`, in the
+# pool's own thread, after the response), so the next request finds it acting for nobody.
 
 _SET = (
     "SELECT set_config('nyxsync.user_id', %s, false), set_config('nyxsync.project_id', %s, false), "
@@ -112,29 +133,39 @@ def apply(using: str = "default") -> None:
     connection = connections[using]
     if connection.connection is None or connection.connection.closed:
         return  # a closed one gets the context when it opens again
-    _set(connection, current())
+    _ensure_context(connection.connection, current())
 
 
-def _set(connection, context: Context) -> None:
+def _ensure_context(raw, context: Context) -> None:
     from psycopg.pq import TransactionStatus
 
-    raw = connection.connection
-    if raw.info.transaction_status == TransactionStatus.INERROR:
-        connection._nyxsync_context = None  # set it again once the transaction is over
+    status = raw.info.transaction_status
+    applied = getattr(raw, "_nyxsync_context", None)
+    # Set inside a transaction, the value goes away if it rolls back: set it again after it.
+    if applied == (context, False) or (applied == (context, True) and status != TransactionStatus.IDLE):
+        return
+    if status == TransactionStatus.INERROR:
+        raw._nyxsync_context = None  # set it again once the transaction is over
         return
     with raw.cursor() as cursor:
         cursor.execute(_SET, context.settings())
-    # Set inside a transaction, the value goes away if it rolls back: check again after it.
-    connection._nyxsync_context = (context, connection.in_atomic_block)
+    raw._nyxsync_context = (context, raw.info.transaction_status != TransactionStatus.IDLE)
+
+
+def reset_pooled_connection(raw) -> None:
+    """The connection pool's reset (nyxsync/settings/base.py): a connection going back to the pool
+    acts for nobody, whatever the request that used it did."""
+    from psycopg.pq import TransactionStatus
+
+    _ensure_context(raw, NOBODY)
+    if raw.info.transaction_status != TransactionStatus.IDLE:  # the set opened one (no autocommit)
+        raw.commit()
+        raw._nyxsync_context = (NOBODY, False)
 
 
 def _ensure(execute, sql, params, many, context):
     """Execute wrapper: make sure the connection carries the current context before a query."""
-    connection = context["connection"]
-    applied = getattr(connection, "_nyxsync_context", None)
-    wanted = current()
-    if applied is None or applied[0] != wanted or (applied[1] and not connection.in_atomic_block):
-        _set(connection, wanted)
+    _ensure_context(context["connection"].connection, current())
     return execute(sql, params, many, context)
 
 
@@ -144,4 +175,4 @@ def _on_connection_created(sender, connection, **kwargs) -> None:
         return
     if _ensure not in connection.execute_wrappers:
         connection.execute_wrappers.append(_ensure)
-    _set(connection, current())
+    _ensure_context(connection.connection, current())

@@ -202,7 +202,12 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_
 # searches, 2 cores at load 3.6-8): search p50/p95 the same with 8 connections as with 20 and with
 # max_idle 2 s as with 60, sequential or 4 clients at once; a reconnect costs about 5 ms here.
 if env.bool("NYXSYNC_DATABASE_POOL", default=False):
+    from nyxsync.tenancy import reset_pooled_connection
+
     DATABASES["default"]["OPTIONS"]["pool"] = {
+        # A connection back in the pool acts for nobody (row-level security), set in the pool's
+        # thread after the response: the next request need not send it.
+        "reset": reset_pooled_connection,
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10),
