@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/search_api.py [--big-chunks 98000] [--small-chunks 2200] [--queries 40]
                                          [--small-model hashing-256] [--keep] [--index-on-write]
+                                         [--baseline ../main-clone] [--rounds 1]
 
 Two tenants in one scratch database, each syncing a repository of real code (.py files of this
 virtualenv, disjoint, as many files as make the chunks asked for) through the pipeline, served by
@@ -20,6 +21,11 @@ tenant: first with the syncs' vectors still pending (searched exactly), then aga
 indexer has moved them into the HNSW index (timed: vectors/s) and a VACUUM of the vectors (timed)
 has removed the row versions that left behind. Also each sync's throughput:
 chunks/s outside the model (the whole sync minus the time inside the model's embed calls).
+
+--baseline DIR serves the same database from the code of another checkout too (a clone of main
+before a change, run with this checkout's virtualenv), on a port of its own: each query is then
+sent to both servers in turn (which one first alternates), --rounds times, so the two are timed
+side by side at the same load, with their medians' ratio.
 
 Figures only: nothing passes or fails. The database is dropped at the end unless --keep, which
 keeps it (nyxsync_bench_search) and reuses its synced projects next time.
@@ -61,6 +67,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--small-model", default="hashing-256")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="Another checkout whose code serves the same database beside this one's, interleaved.")
+    parser.add_argument("--rounds", type=int, default=1, help="Times each query is sent (to each server).")
     parser.add_argument(
         "--index-on-write", action="store_true", help="Every vector enters the HNSW index as it is written (as before pending vectors)."
     )
@@ -79,7 +87,7 @@ def main() -> None:
         tenants = {}
         for name, chosen, model in (("b", big, "hashing-256"), ("a", small, args.small_model)):
             tenants[name] = load_tenant(name, chosen, model, work, repo_url, bare)
-        measure(tenants, url, args.queries, args.small_model, work)
+        measure(tenants, url, args.queries, args.small_model, work, baseline=args.baseline, rounds=args.rounds)
     finally:
         if daemon is not None:
             daemon.terminate()
@@ -185,40 +193,45 @@ def timed_sync(user, repo_url: str, name: str):
     return sync, run, seconds, model_clock.seconds
 
 
-def measure(tenants: dict, database_url: str, count: int, small_model: str, work: Path) -> None:
+def measure(tenants: dict, database_url: str, count: int, small_model: str, work: Path, *, baseline: Path | None, rounds: int) -> None:
     from embeddings.vectors import vectors_index_pending, vectors_pending_count
     from nyxsync.api_tokens import api_token_issue
 
     tokens = {name: api_token_issue(user=tenant["user"]).key for name, tenant in tenants.items()}
     queries = {name: queries_for(tenant["sync"], count) for name, tenant in tenants.items()}
-    port = free_port()
-    server, log, started = start_web(port, database_url, small_model, work)
+    checkouts = {"this": ROOT} if baseline is None else {"baseline": baseline.resolve(), "this": ROOT}
+    servers = {}
     try:
         import httpx
 
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            first_query = queries["a"][0]
+        clients = {}
+        for label, checkout in checkouts.items():
+            port = free_port()
+            server, log, started = start_web(port, database_url, small_model, work, checkout)
+            servers[label] = server
+            clients[label] = client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
             before = time.perf_counter()
-            hits = search(client, tokens["a"], tenants["a"]["sync"], first_query)
+            hits = search(client, tokens["a"], tenants["a"]["sync"], queries["a"][0])
             first = time.perf_counter() - before
             print(
-                f"web server up in {started:.1f} s (model loaded at start); first search after it answered: "
+                f"{label} ({checkout}): web server up in {started:.1f} s (model loaded at start); first search after it answered: "
                 f"{first * 1000:.0f} ms ({len(hits)} hits)"
             )
-            pending = vectors_pending_count()
-            if pending:
-                print(f"with the syncs' {pending:,} vectors pending (not in the HNSW index yet, searched exactly):")
-                latency_rows(client, tenants, tokens, queries)
-                before = time.perf_counter()
-                moved = vectors_index_pending().moved
-                seconds = time.perf_counter() - before
-                print(f"indexer: {moved:,} vectors moved into the HNSW index in {seconds:.1f} s ({moved / seconds:,.0f} vectors/s); load average {os.getloadavg()[0]:.1f}")
-                vacuum()
-            print("with every vector in the HNSW index:")
-            latency_rows(client, tenants, tokens, queries)
+        pending = vectors_pending_count()
+        if pending:
+            print(f"with the syncs' {pending:,} vectors pending (not in the HNSW index yet, searched exactly):")
+            latency_rows(clients, tenants, tokens, queries, rounds)
+            before = time.perf_counter()
+            moved = vectors_index_pending().moved
+            seconds = time.perf_counter() - before
+            print(f"indexer: {moved:,} vectors moved into the HNSW index in {seconds:.1f} s ({moved / seconds:,.0f} vectors/s); load average {os.getloadavg()[0]:.1f}")
+            vacuum()
+        print("with every vector in the HNSW index:")
+        latency_rows(clients, tenants, tokens, queries, rounds)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for server in servers.values():
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}; bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
@@ -236,24 +249,38 @@ def vacuum() -> None:
     print(f"VACUUM (ANALYZE) embeddings_vector after the indexer: {time.perf_counter() - before:.1f} s; load average {os.getloadavg()[0]:.1f}")
 
 
-def latency_rows(client, tenants: dict, tokens: dict, queries: dict) -> None:
+def latency_rows(clients: dict, tenants: dict, tokens: dict, queries: dict, rounds: int) -> None:
+    """Each tenant's queries through each server, in turn (which server goes first alternates)."""
     for name in ("a", "b"):
         tenant, other = tenants[name], tenants["b" if name == "a" else "a"]
-        for query in queries[name][:3]:  # warm
-            search(client, tokens[name], tenant["sync"], query)
-        latencies, foreign, empty = [], 0, 0
-        for query in queries[name]:
-            before = time.perf_counter()
-            hits = search(client, tokens[name], tenant["sync"], query)
-            latencies.append((time.perf_counter() - before) * 1000)
-            foreign += sum(hit["sync"] == str(other["sync"].uuid) for hit in hits)
-            empty += not hits
+        for client in clients.values():
+            for query in queries[name][:3]:  # warm
+                search(client, tokens[name], tenant["sync"], query)
+        latencies = {label: [] for label in clients}
+        foreign, empty, turn = dict.fromkeys(clients, 0), dict.fromkeys(clients, 0), 0
+        for _ in range(rounds):
+            for query in queries[name]:
+                order = list(clients) if turn % 2 == 0 else list(reversed(clients))
+                turn += 1
+                for label in order:
+                    before = time.perf_counter()
+                    hits = search(clients[label], tokens[name], tenant["sync"], query)
+                    latencies[label].append((time.perf_counter() - before) * 1000)
+                    foreign[label] += sum(hit["sync"] == str(other["sync"].uuid) for hit in hits)
+                    empty[label] += not hits
         print(
             f"  tenant {name.upper()} ({tenant['sync'].live_chunk_count:,} chunks, {tenant['sync'].embedding_model}; "
-            f"{other['sync'].live_chunk_count:,} of the other tenant's beside them): {len(latencies)} searches through the API, "
-            f"p50 {percentile(latencies, 0.5):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms; "
-            f"hits from the other tenant: {foreign}; searches without hits: {empty}; load average {os.getloadavg()[0]:.1f}"
+            f"{other['sync'].live_chunk_count:,} of the other tenant's beside them), load average {os.getloadavg()[0]:.1f}:"
         )
+        for label, values in latencies.items():
+            ratio = ""
+            if label != "baseline" and "baseline" in latencies:
+                ratio = f" ({percentile(values, 0.5) / percentile(latencies['baseline'], 0.5):.2f}x the baseline's p50)"
+            print(
+                f"    {label}: {len(values)} searches through the API, p50 {percentile(values, 0.5):.0f} ms, "
+                f"p95 {percentile(values, 0.95):.0f} ms, max {max(values):.0f} ms{ratio}; "
+                f"hits from the other tenant: {foreign[label]}; searches without hits: {empty[label]}"
+            )
 
 
 def queries_for(sync, count: int) -> list[str]:
@@ -293,11 +320,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_web(port: int, database_url: str, model: str, work: Path):
-    """uvicorn as `make run` starts it, against the scratch database as the app's role."""
+def start_web(port: int, database_url: str, model: str, work: Path, checkout: Path = ROOT):
+    """uvicorn as `make run` starts it, with `checkout`'s code, against the scratch database as the
+    app's role (and this checkout's Redis and keys: the secrets stored are encrypted with them)."""
+    from django.conf import settings
+
+    from nyxsync import embedded
+
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY_FILE": str(embedded.home() / "secret_key"),
+        "NYXSYNC_ENCRYPTION_KEYS_FILE": str(embedded.home() / "encryption_key"),
         "NYXSYNC_EMBEDDING_MODEL": model,
         "NYXSYNC_WARM_MODEL_ON_START": "true",
         "DEBUG": "false",
@@ -305,12 +340,12 @@ def start_web(port: int, database_url: str, model: str, work: Path):
         "API_THROTTLE_SEARCH": "100000/minute",
         "LOG_LEVEL": "WARNING",
     }
-    log = work / "web.log"
+    log = work / f"web-{port}.log"
     started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "nyxsync.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--no-access-log", "--lifespan", "on", "--timeout-graceful-shutdown", "2"],
-        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=checkout, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 180
     while True:
