@@ -28,7 +28,7 @@ from pathlib import Path
 
 from common import commit_tree, cpu_name, drop_database, release_tree, serve_repository, setup_django, sync_branch
 
-MODELS = ["all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"]
+MODELS = ["all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8-r2"]
 TEST_FILES = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|conftest\.py)$")
 SENTENCE_END = re.compile(r"\.(\s|$)")
 

@@ -1,7 +1,7 @@
 """Sync benchmark: a real codebase's successive releases replayed as commits, synced as a worker
 would (in one process, model kept warm), against the embedded PostgreSQL + pgvector.
 
-    .venv/bin/python bench/sync.py [--package rich] [--versions 13.7.0 13.7.1 ...] [--model all-MiniLM-L6-v2-int8]
+    .venv/bin/python bench/sync.py [--package rich] [--versions 13.7.0 13.7.1 ...] [--model all-MiniLM-L6-v2-int8-r2]
 
 Prints: the CPU; the full sync (time, chunks/s, time inside the model, share of time outside it);
 the raw torch model (all-MiniLM-L6-v2 on sentence-transformers, batch 32, texts sorted by length)
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--package", default="rich")
     parser.add_argument("--versions", nargs="+", default=DEFAULT_VERSIONS)
-    parser.add_argument("--model", default="all-MiniLM-L6-v2-int8", help="the branch's model (default: the int8 one)")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2-int8-r2", help="the branch's model (default: the default model of new branches)")
     parser.add_argument("--rounds", type=int, default=3, help="full syncs, each against the raw torch model (default 3)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nyxsync-bench"))
     args = parser.parse_args()

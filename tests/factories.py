@@ -90,7 +90,7 @@ class EmbeddingModelFactory(Factory):
         model = EmbeddingModel
         django_get_or_create = ["name"]
 
-    name = "all-MiniLM-L6-v2-int8"  # the default model, which branches get
+    name = "all-MiniLM-L6-v2-int8-r2"  # the default model, which branches get
     backend = "onnxruntime"
     dimensions = 384
 

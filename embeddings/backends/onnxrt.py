@@ -87,7 +87,8 @@ class MiniLMInt8Backend(EmbeddingBackend):
 
 class MiniLMInt8R2Backend(MiniLMInt8Backend):
     """Recipe 2 (onnx_build): 7-bit signed weights, which VNNI CPUs multiply with their int8
-    instructions, about twice as fast as recipe 1 there; vectors of its own."""
+    instructions, about twice as fast as recipe 1 there; vectors of its own. The default model of
+    new branches (settings.NYXSYNC_EMBEDDING_MODEL)."""
 
     name = "all-MiniLM-L6-v2-int8-r2"
 

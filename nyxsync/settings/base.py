@@ -429,12 +429,13 @@ NYXSYNC_GIT_PROXY = env.str("NYXSYNC_GIT_PROXY", default="")
 # past the window (1.2% of the characters at 800, 4.3% at 1,000, 9.3% at 1,200) and re-embed
 # more characters per changed function.
 NYXSYNC_CHUNK_MAX_CHARS = env.int("NYXSYNC_CHUNK_MAX_CHARS", default=800)
-# The model of new branches. all-MiniLM-L6-v2-int8 is all-MiniLM-L6-v2 quantized, on ONNX Runtime:
-# within 0.4-0.8 point of nDCG@10 of torch on CoSQA (bench/retrieval.py), a full sync at
-# 0.43-0.76x the raw torch model's time on the same texts, depending on the load (bench/sync.py,
-# 2 shared cores), and no torch in the process (0.2 s to import instead of 5.8 s). A branch keeps the model it was synced with until `reembed` moves it (a change of this
-# setting moves no existing branch).
-NYXSYNC_EMBEDDING_MODEL = env.str("NYXSYNC_EMBEDDING_MODEL", default="all-MiniLM-L6-v2-int8")
+# The model of new branches. all-MiniLM-L6-v2-int8-r2 is all-MiniLM-L6-v2 quantized to signed
+# 7-bit weights (onnx_build's recipe 2), on ONNX Runtime's VNNI int8 kernels: 2.4x torch's
+# chunks/s (bench/model.py), within 0.4 point of torch's nDCG@10 on CoSQA (bench/retrieval.py),
+# the same vectors to 0.9999 cosine on CPUs without VNNI, and no torch in the process. A branch
+# keeps the model it was synced with until `reembed` moves it (a change of this setting moves no
+# existing branch).
+NYXSYNC_EMBEDDING_MODEL = env.str("NYXSYNC_EMBEDDING_MODEL", default="all-MiniLM-L6-v2-int8-r2")
 NYXSYNC_EMBEDDING_BATCH_SIZE = env.int("NYXSYNC_EMBEDDING_BATCH_SIZE", default=32)
 # Torch threads per worker process; 0: one per core. With several workers on one machine, give
 # each the cores it owns (two workers on two cores: 1 each).

@@ -148,11 +148,12 @@ def test_it_ranks_a_semantically_close_snippet_above_an_unrelated_one(minilm):
     assert cosine(read_lines, load_text_file) > cosine(read_lines, fibonacci) + 0.1
 
 
-def test_it_returns_the_same_warm_backend_every_time(minilm, minilm_int8):
+def test_it_returns_the_same_warm_backend_every_time(minilm):
     model = minilm._model
 
     assert get_backend("all-MiniLM-L6-v2") is minilm
-    assert get_backend() is minilm_int8  # the default model
+    assert get_backend() is get_backend(INT8_R2)  # the default model
+    assert get_backend() is not get_backend(INT8)
     minilm.embed([READ_LINES])
     assert minilm._model is model
 

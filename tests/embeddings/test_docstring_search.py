@@ -1,5 +1,5 @@
 """Docstring queries find their defining files: a real codebase (tenacity, as installed) served by
-`git daemon`, synced with the default model (int8 MiniLM) by the real pipeline, and searched
+`git daemon`, synced with the default model (int8-r2 MiniLM) by the real pipeline, and searched
 through embeddings.search, as issue 16's held-out check does on a larger codebase
 (bench/docstrings.py)."""
 
@@ -14,7 +14,7 @@ from syncs.models import SyncRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_owner")]
 TENACITY = Path(settings.BASE_DIR) / ".venv/lib/python3.11/site-packages/tenacity"
-DEFAULT_MODEL = "all-MiniLM-L6-v2-int8"
+DEFAULT_MODEL = "all-MiniLM-L6-v2-int8-r2"
 
 
 def docstring_queries(tree: Path) -> list[tuple[str, str]]:

@@ -31,7 +31,7 @@ def scopes_by_kind(report, kind):
 def test_it_counts_vectors_per_model_and_per_project(synced_project):
     VectorFactory()  # a vector no live chunk uses: counted for the model, not the project
     report = integrity.take_report()
-    [model] = [s for s in scopes_by_kind(report, "model") if s.model == "all-MiniLM-L6-v2-int8"]
+    [model] = [s for s in scopes_by_kind(report, "model") if s.model == "all-MiniLM-L6-v2-int8-r2"]
     [project] = scopes_by_kind(report, "project")
     assert (model.vectors, project.vectors, project.missing) == (4, 3, 0)
     assert project.label == f"project {synced_project.project.owner.username}/{synced_project.project.name}"
@@ -74,7 +74,7 @@ def test_it_detects_a_changed_vector(synced_project):
     with connection.cursor() as cursor:
         cursor.execute("UPDATE embeddings_vector SET embedding = embedding::vector(384) + embedding::vector(384) WHERE id = (SELECT min(id) FROM embeddings_vector)")
     problems = integrity.verify_against(before)
-    assert problems == ["model all-MiniLM-L6-v2-int8: checksum changed (3 vectors)"]
+    assert problems == ["model all-MiniLM-L6-v2-int8-r2: checksum changed (3 vectors)"]
 
 
 def test_it_accepts_new_vectors_after_a_saved_report(synced_project, tmp_path):
