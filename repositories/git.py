@@ -298,7 +298,7 @@ class _Snapshot:
         return cls(
             packs=frozenset(path.name for path in (cache / "objects" / "pack").iterdir()),
             shallow=shallow.read_bytes() if shallow.exists() else None,
-            commit=_read_ref(cache, ref),
+            commit=_loose_ref(cache, ref) or _read_ref(cache, ref),
         )
 
     def restore(self, cache: Path, ref: str) -> None:
@@ -313,6 +313,17 @@ class _Snapshot:
             shallow.write_bytes(self.shallow)
         update = ("--no-deref", ref, self.commit) if self.commit else ("-d", ref)
         run_git(git_argv(cache, "update-ref", *update), env=git_env(), deadline=Deadline.after(30), what="update-ref")
+
+
+def _loose_ref(cache: Path, ref: str) -> str | None:
+    """The object id a loose ref file holds (what a fetch writes), read without a git process; None
+    when the ref is packed (after gc), missing or not a plain id: ask git then. Only to put the
+    ref back after an aborted fetch: what a run syncs is resolved by git (_resolve)."""
+    try:
+        text = (cache / ref).read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if _SHA.fullmatch(text) else None
 
 
 def _read_ref(cache: Path, ref: str) -> str | None:

@@ -115,7 +115,7 @@ def _sync(run: SyncRun, progress: Progress) -> None:
         run.embedding_model = project_sync.embedding_model
     SyncRun.objects.filter(pk=run.pk).update(generation=generation, embedding_model=run.embedding_model)
 
-    progress.phase(Phase.FETCH)
+    # The fetch phase began with the run (runs.sync_run_start): its time counts from Progress's start.
     token = repository_token(project=project_sync.project, url=project_sync.repository_url)
     same_model = run.embedding_model == project_sync.embedding_model
     synced = bool(project_sync.live_generation) and same_model

@@ -41,11 +41,12 @@ def project_refresh_status(project: Project) -> None:
 
 
 def sync_run_start(run: SyncRun) -> bool:
-    """queued -> running. False when the run is no longer queued (cancelled meanwhile)."""
+    """queued -> running, in its first phase (fetch): one write and one event say both. False
+    when the run is no longer queued (cancelled meanwhile)."""
     now = timezone.now()
     with transaction.atomic():
         changed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now
+            status=SyncRun.Status.RUNNING, phase=SyncRun.Phase.FETCH, started_at=now, heartbeat_at=now
         )
         if not changed:
             return False
