@@ -16,11 +16,10 @@ from django.db import connection, transaction
 from embeddings.models import SourceFile
 from embeddings.snapshot import LIVE_FILE_SQL, visible_at
 from embeddings.symbols import defined_names
+from embeddings.text_search import text_search_sql
 
-# A chunk's full-text vector (Chunk.text_search), computed as it is written: code split on every
-# non-alphanumeric character (snake_case, dotted names and punctuation become words), no stemming.
-# Search matches it with to_tsquery('simple', ...) of the query's words (embeddings.search).
-TEXT_SEARCH_SQL = "to_tsvector('simple'::regconfig, regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))"
+# A chunk's full-text vector (Chunk.text_search): written after the swap (embeddings.text_search).
+TEXT_SEARCH_SQL = text_search_sql()
 
 
 @dataclass(frozen=True)
@@ -180,7 +179,9 @@ def _copy_chunks(cursor, project_id: int, file_ids: list[int], files: list[Stage
                     (file_id, project_id, chunk.ordinal, chunk.start_line, chunk.end_line, chunk.content_hash, chunk.text,
                      defined_names(chunk.text))
                 )
-    cursor.execute(f"INSERT INTO embeddings_chunk ({columns}, text_search) SELECT {columns}, {TEXT_SEARCH_SQL} FROM incoming_chunks")
+    # No text vector: it costs two thirds of the row's write, and is written after the swap
+    # (embeddings.text_search); search reads a pending chunk's words from its text meanwhile.
+    cursor.execute(f"INSERT INTO embeddings_chunk ({columns}) SELECT {columns} FROM incoming_chunks")
 
 
 def manifest_prune_retired(project_sync) -> None:

@@ -117,7 +117,8 @@ class Chunk(models.Model):
     text = models.TextField()
     # Names the chunk defines (embeddings.symbols), for identifier search; NULL: not read yet.
     symbols = ArrayField(models.CharField(max_length=200), null=True, blank=True)
-    # The text's full-text vector (embeddings.manifest.TEXT_SEARCH_SQL), written with the chunk.
+    # The text's full-text vector (embeddings.text_search); NULL (pending) from the chunk's write
+    # until the pass after the swap writes it.
     text_search = SearchVectorField(null=True)
 
     class Meta:
@@ -130,6 +131,9 @@ class Chunk(models.Model):
             models.Index(fields=["content_hash"], name="chunk_content_hash"),
             # Search's full-text ranking (through embeddings_chunk_scope, see embeddings.search).
             GinIndex(fields=["text_search"], name="chunk_text_search"),
+            # Search's word match of a scope's chunks whose text vector is not written yet, and the
+            # pass that writes them (embeddings.text_search). As small as the backlog.
+            models.Index(fields=["project"], condition=models.Q(text_search__isnull=True), name="chunk_text_pending"),
         ]
 
     def __str__(self) -> str:

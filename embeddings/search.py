@@ -21,7 +21,9 @@ Every step reaches the caller's own chunks through an index, whatever other tena
   leakproof, `@@` and `&&` included, so it cannot use those indexes and tests every chunk of the
   scope (or of the table). The view applies the policy's own condition as a plain filter, so the
   planner may use the statement's indexable conditions (the GIN match, the scope's project ids)
-  first; tests/embeddings/test_search_plans.py holds every statement to that."""
+  first; tests/embeddings/test_search_plans.py holds every statement to that. Chunks whose text
+  vector is not written yet (after a sync, until embeddings.text_search's pass) are matched from
+  their text, through the index of the scope's pending ones."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from django.conf import settings
 from django.db import connection
 
 from embeddings.backends import get_backend
+from embeddings.text_search import text_search_sql
 from nyxsync.errors import DomainError
 
 MAX_K = 100
@@ -295,7 +298,7 @@ class _Statement:
         params = {
             "syncs": group.sync_ids, "projects": group.project_ids, "tenants": group.tenant_ids,
             "q": self.literal, "limit": self.limit, "walk": walk, "k": k,
-            "tsquery": " & ".join(terms), "terms": terms, "names": names,
+            "tsquery": " & ".join(terms), "terms": terms, "names": names, "likes": [f"%{term}%" for term in terms],  # [a-z0-9]+: no wildcard
             "rank_max": TEXT_RANK_MAX, "match_max": MATCH_MAX, "rrf_k": RRF_K, "weights": list(WEIGHTS),
             "rerank": RERANK_WEIGHT, "k1": BM25_K1, "b": BM25_B,
             "ef": str(min(max(settings.NYXSYNC_SEARCH_EF, walk), 1000)),  # pgvector's bound; the iterative scan walks past it
@@ -365,12 +368,17 @@ class _Statement:
         # Each candidate's BM25 from its stored text vector, the words' document frequencies
         # counted among the candidates: what tells them apart is what only some of them hold
         # (as good on CoSQA as frequencies over the whole scope, and no index lookups).
-        return """
+        # A chunk whose text vector is not written yet (embeddings.text_search) gets it computed
+        # here, once: a few dozen candidates.
+        return f"""
+            nearest_vectors AS MATERIALIZED (
+                SELECT n.id, coalesce(c.text_search, {text_search_sql("c.text")}) AS text_search
+                FROM nearest n JOIN embeddings_chunk c ON c.id = n.id
+            ),
             nearest_words AS MATERIALIZED (
-                SELECT n.id, w.term, d.length,
+                SELECT c.id, w.term, d.length,
                        (SELECT coalesce(sum(cardinality(u.positions)), 0) FROM unnest(c.text_search) u WHERE u.lexeme = w.term)::float8 AS tf
-                FROM nearest n
-                JOIN embeddings_chunk c ON c.id = n.id
+                FROM nearest_vectors c
                 CROSS JOIN unnest(%(words)s::text[]) AS w(term)
                 CROSS JOIN LATERAL (SELECT coalesce(sum(cardinality(u.positions)), 0)::float8 AS length FROM unnest(c.text_search) u) d
             ),
@@ -406,13 +414,22 @@ class _Statement:
         # and the projects searched: the GIN index, or the projects' own chunks, whichever the
         # planner finds cheaper, never a walk of the scope's files testing every chunk. At most
         # MATCH_MAX are taken: words or names that common in these projects say little.
+        # Chunks whose text vector is not written yet (embeddings.text_search) are matched from
+        # their text, found through their own small index (chunk_text_pending, a leakproof
+        # condition: usable under row-level security on the table itself); the text must hold
+        # every word (LIKE) before its vector is computed.
         text_match = "c.text_search @@ to_tsquery('simple', %(tsquery)s)" if terms else "false"
+        pending_vector = text_search_sql("c.text")
+        pending_match = f"lower(c.text) LIKE ALL(%(likes)s) AND {pending_vector} @@ to_tsquery('simple', %(tsquery)s)" if terms else "false"
         names_match = "c.symbols && %(names)s::varchar(200)[]" if names else "false"
         live = f"JOIN embeddings_sourcefile f ON f.id = m.file_id JOIN scope s ON s.id = f.project_sync_id AND {_LIVE}{filters}"
         return f"""
             text_found AS MATERIALIZED (
-                SELECT c.id, c.file_id, c.text_search FROM embeddings_chunk_scope c
-                WHERE c.project_id = ANY(%(projects)s) AND {text_match} LIMIT %(match_max)s + 1
+                (SELECT c.id, c.file_id, c.text_search FROM embeddings_chunk_scope c
+                 WHERE c.project_id = ANY(%(projects)s) AND {text_match} LIMIT %(match_max)s + 1)
+                UNION ALL
+                (SELECT c.id, c.file_id, {pending_vector} FROM embeddings_chunk c
+                 WHERE c.project_id = ANY(%(projects)s) AND c.text_search IS NULL AND {pending_match} LIMIT %(match_max)s + 1)
             ),
             text_matches AS MATERIALIZED (
                 SELECT m.id, m.text_search FROM text_found m {live}

@@ -1,6 +1,7 @@
 """PostgreSQL session advisory locks, every key of ours in one namespace: the high 32 bits of a
 key are "nyx", the low 32 bits name what is locked (a ProjectSync's id; 0 for the one backfill of
-a database, since no row has id 0; the top value for its one vector indexer). A session lock lives as long as its database connection, so
+a database, since no row has id 0; the top values for its one vector indexer and its one pass
+writing chunks' text vectors). A session lock lives as long as its database connection, so
 a worker killed with SIGKILL releases it with its connection."""
 
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from django.db import connection
 NAMESPACE = 0x6E7978  # "nyx": keeps our keys apart from any other user of advisory locks
 BACKFILL = 0  # the low word of the backfill's key
 INDEXER = 0xFFFFFFFF  # the low word of the vector indexer's key: ids count up from 1, far below it
+TEXT_INDEXER = 0xFFFFFFFE  # the low word of the text-vector pass's key (embeddings.text_search)
 
 
 def advisory_key(low: int) -> int:

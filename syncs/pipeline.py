@@ -169,13 +169,14 @@ def _sync(run: SyncRun, progress: Progress) -> None:
         manifest_prune_retired(project_sync)
     except Exception:  # the run has succeeded: the next run prunes what is left
         logger.warning("sync.prune.failed", extra={"run_id": str(run.uuid)}, exc_info=True)
-    if stored:
+    if stored or new_chunks:
         _index_soon(run)
 
 
 def _index_soon(run: SyncRun) -> None:
-    """The vectors the run stored are pending (searched exactly): have the indexer move them into
-    the HNSW index now, not at beat's next tick. By the task's stable name (syncs.tasks, a door)."""
+    """The vectors the run stored and its chunks' text vectors are pending (searched exactly, and
+    from the chunks' text): have the indexer write them now, not at beat's next tick. By the
+    task's stable name (syncs.tasks, a door)."""
     from nyxsync.celery import app as celery_app  # a run that stored nothing does not import Celery
 
     try:

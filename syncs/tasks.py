@@ -26,18 +26,25 @@ def embed_help(run_id: int) -> None:
 
 @app.task(name="embeddings.index_vectors", ignore_result=True, soft_time_limit=120, time_limit=150)
 def index_vectors() -> None:
-    """After each swap that stored vectors, and beat every minute as a safety net: move pending
-    vectors into their model's HNSW index (embeddings.vectors.vectors_index_pending); one indexer
-    at a time. A call works for NYXSYNC_INDEX_SLICE_SECONDS, then queues the next one behind what
-    came meanwhile: a backlog of 100,000 vectors (minutes) never keeps a sync waiting for a worker."""
+    """After each swap that stored vectors or chunks, and beat every minute as a safety net: write
+    the pending chunks' text vectors (embeddings.text_search, first: quick, and what makes word
+    search use its index again), then move pending vectors into their model's HNSW index
+    (embeddings.vectors.vectors_index_pending); one pass of each at a time. A call works for
+    NYXSYNC_INDEX_SLICE_SECONDS, then queues the next one behind what came meanwhile: a backlog
+    of 100,000 vectors (minutes) never keeps a sync waiting for a worker."""
+    import time
+
     from django.conf import settings
 
+    from embeddings.text_search import chunks_text_search_fill
     from embeddings.vectors import vectors_index_pending
     from nyxsync import tenancy
 
-    with tenancy.dangerously_as_system():  # every tenant's vectors
-        done = vectors_index_pending(seconds=settings.NYXSYNC_INDEX_SLICE_SECONDS)
-    if done.more:  # stopped by the clock with vectors left (not: another indexer runs)
+    deadline = time.monotonic() + settings.NYXSYNC_INDEX_SLICE_SECONDS
+    with tenancy.dangerously_as_system():  # every tenant's chunks and vectors
+        _, text_more = chunks_text_search_fill(seconds=settings.NYXSYNC_INDEX_SLICE_SECONDS)
+        done = vectors_index_pending(seconds=max(deadline - time.monotonic(), 0))
+    if text_more or done.more:  # stopped by the clock with work left (not: another pass runs)
         index_vectors.apply_async()
 
 

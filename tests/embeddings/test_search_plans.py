@@ -2,7 +2,8 @@
 security, whatever other tenants hold: EXPLAIN of each one as the app's role, acting for the
 user, shows no sequential scan of the chunk table. Two tenants: a small project of ours beside a
 large one of someone else's (the exact vector scan), and the large one's own search (the HNSW
-walk); words, an identifier, and filters."""
+walk); words, an identifier, and filters; with the chunks' text vectors still pending (a branch
+just synced) and written (after the pass)."""
 
 import json
 import random
@@ -15,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from embeddings.chunking import Chunk as ChunkPiece
 from embeddings.manifest import StagedFile, manifest_stage
 from embeddings.search import search
+from embeddings.text_search import chunks_text_search_fill
 from embeddings.vectors import (
     embedding_model_register,
     vector_index_definition,
@@ -56,8 +58,11 @@ def load(user, name: str, chunks: int, model, rng) -> ProjectSync:
     return sync
 
 
+PENDING, WRITTEN = "text vectors pending", "text vectors written"
+
+
 @pytest.fixture
-def two_tenants(django_user_model, owner_sql, fast_model):
+def two_tenants(request, django_user_model, owner_sql, fast_model):
     from embeddings.backends import get_backend
 
     backend = get_backend("hashing-256")
@@ -68,9 +73,12 @@ def two_tenants(django_user_model, owner_sql, fast_model):
     # The HNSW index as migrate builds it on a populated database (every vector indexed: quicker
     # than the indexer's inserts), and statistics as autovacuum keeps them.
     owner_sql("UPDATE embeddings_vector SET indexed = true")
+    state = getattr(request, "param", PENDING)  # as a sync leaves them, or after the pass (embeddings.text_search)
+    if state == WRITTEN:
+        chunks_text_search_fill()
     owner_sql(f"CREATE INDEX IF NOT EXISTS {vector_index_name(model)} {vector_index_definition(model)}")
     owner_sql("ANALYZE embeddings_chunk, embeddings_sourcefile, embeddings_vector, project_syncs, projects_project")
-    return {"me": me, "them": them, "mine": mine, "theirs": theirs}
+    return {"me": me, "them": them, "mine": mine, "theirs": theirs, "pending": state == PENDING}
 
 
 def plans_of_a_search(user, sync, **search_options) -> tuple[list, list[dict]]:
@@ -118,7 +126,9 @@ QUERIES = [
 ]
 
 
-@pytest.mark.parametrize("options", QUERIES)
+@pytest.mark.parametrize(
+    ("two_tenants", "options"), [*((PENDING, query) for query in QUERIES), (WRITTEN, QUERIES[0]), (WRITTEN, QUERIES[2])], indirect=["two_tenants"]
+)
 def test_a_small_project_beside_a_large_tenant_is_searched_through_indexes(two_tenants, options):
     hits, plans = plans_of_a_search(two_tenants["me"], two_tenants["mine"], k=10, **options)
 
@@ -127,9 +137,14 @@ def test_a_small_project_beside_a_large_tenant_is_searched_through_indexes(two_t
     chunk_scans = scans_of(plans, "embeddings_chunk")
     assert chunk_scans and not [scan for scan in chunk_scans if scan.startswith("Seq Scan")], chunk_scans
     assert "Seq Scan" not in scans_of(plans, "embeddings_vector"), scans_of(plans, "embeddings_vector")
+    if two_tenants["pending"] and options == QUERIES[0]:  # words found from the text of the scope's pending chunks
+        assert any("chunk_text_pending" in scan for scan in chunk_scans), chunk_scans
+        assert any(hit.fused > 1 / 61 and all(word in hit.text for word in options["query"].split()) for hit in hits)
 
 
-@pytest.mark.parametrize("options", [QUERIES[0], QUERIES[1], QUERIES[3]])
+@pytest.mark.parametrize(
+    ("two_tenants", "options"), [(PENDING, QUERIES[0]), (PENDING, QUERIES[1]), (PENDING, QUERIES[3]), (WRITTEN, QUERIES[0])], indirect=["two_tenants"]
+)
 def test_a_large_project_walks_the_vector_index(two_tenants, options, settings):
     settings.NYXSYNC_SEARCH_EXACT_MAX_CHUNKS = 5_000
     hits, plans = plans_of_a_search(two_tenants["them"], two_tenants["theirs"], k=10, **options)
