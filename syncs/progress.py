@@ -1,6 +1,6 @@
 """Progress of a running sync: phase changes at once, counts within a phase at most a few times a
-second. Each report stores the progress (and a heartbeat) on the run, publishes the run's event,
-and tells the pipeline whether a cancel was requested."""
+second (less often when reports are slow). Each report stores the progress (and a heartbeat) on the
+run, publishes the run's event, and tells the pipeline whether a cancel was requested."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from syncs import events, runs
 from syncs.models import SyncRun
 
 REPORT_EVERY_SECONDS = 0.25
+# A report costs round trips (the run's row, its events on two channels): tens of ms each on a
+# busy database, which at four a second took half of a big sync's chunk phase. The next report
+# waits at least this many times as long as the last one took: reports never take more than
+# about 5% of a run, however slow the database, and come at least every REPORT_MAX_SECONDS (the
+# heartbeat, a cancel's wait).
+REPORT_COST_RATIO = 20
+REPORT_MAX_SECONDS = 5.0
 
 
 class Cancelled(Exception):
@@ -20,7 +27,7 @@ class Progress:
     def __init__(self, run: SyncRun):
         self.run = run
         self._phase_started = time.monotonic()
-        self._last_report = 0.0
+        self._next_report = 0.0
 
     def phase(self, phase: str, *, total: int = 0) -> None:
         """Enter `phase`: record how long the previous one took, report, check for cancel."""
@@ -35,7 +42,7 @@ class Progress:
     def advance(self, count: int = 1) -> None:
         self.run.progress_done += count
         now = time.monotonic()
-        if now - self._last_report >= REPORT_EVERY_SECONDS or self.run.progress_done >= self.run.progress_total:
+        if now >= self._next_report or self.run.progress_done >= self.run.progress_total:
             self._report(now)
 
     def set_done(self, done: int) -> None:
@@ -51,7 +58,13 @@ class Progress:
             self._phase_started = time.monotonic()
 
     def _report(self, now: float) -> None:
-        self._last_report = now
+        try:
+            self._report_now(now)
+        finally:
+            cost = time.monotonic() - now
+            self._next_report = now + min(max(REPORT_EVERY_SECONDS, REPORT_COST_RATIO * cost), REPORT_MAX_SECONDS)
+
+    def _report_now(self, now: float) -> None:
         run = self.run
         cancel_requested = runs.sync_run_record_progress(run)
         elapsed = now - self._phase_started
