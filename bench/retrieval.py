@@ -1,7 +1,7 @@
 """Retrieval benchmark on public data: CoSQA (500 real web queries over 6,267 Python functions).
 
     .venv/bin/python bench/retrieval.py [--split test|dev] [--models all-MiniLM-L6-v2 all-MiniLM-L6-v2-int8-r2] [--keep]
-        [--try "RERANK_WEIGHT=0.2" "RERANK_WEIGHT=0.2;WEIGHTS=(1.0, 0.5, 1.0)" ...]
+        [--try "RERANK_WEIGHT=0.2" "RERANK_WEIGHT=0.2;WEIGHTS=(1.0, 0.5, 1.0)" ...] [--losses N]
 
 For each model, side by side in one run:
 - raw dense: the model alone, each function embedded whole, brute-force cosine over all of them;
@@ -48,6 +48,7 @@ def main() -> None:
         "--try", dest="settings", nargs="+", default=[], type=_setting, metavar="NAME=VALUE[;NAME=VALUE]",
         help="other values of embeddings.search's constants (RERANK_WEIGHT, WEIGHTS, RRF_K, ...), a hybrid row each",
     )
+    parser.add_argument("--losses", type=int, default=0, metavar="N", help="print the N queries each hybrid setting ranks worst against raw dense")
     args = parser.parse_args()
 
     corpus = json.loads((args.data / "code_idx_map.txt").read_text())  # code -> id
@@ -107,7 +108,24 @@ def _measure_model(model: str, codes: dict[int, str], queries: list, url: str, a
             note = f"full sync {sync_seconds:.0f} s; " + note
         label = "; ".join(f"{name}={value!r}" for name, value in setting.items())
         rows.append({"model": model, "method": "nyxsync hybrid", "setting": label, **_metrics(hybrid, queries), "note": note})
+        if args.losses:
+            _print_losses(model, label or "as it is", dense, hybrid, queries, args.losses)
     return rows
+
+
+def _print_losses(model: str, label: str, dense: list, hybrid: list, queries: list, count: int) -> None:
+    """The queries whose relevant function the hybrid ranks lower than raw dense does, worst
+    (by their share of nDCG@10) first: what a setting costs, to read before tuning further."""
+
+    def gain(rank: int | None) -> float:
+        return 1 / math.log2(rank + 1) if rank and rank <= 10 else 0.0
+
+    pairs = list(zip(_ranks(dense, queries), _ranks(hybrid, queries), [query for query, _ in queries], strict=True))
+    lost = sorted((pair for pair in pairs if gain(pair[1]) < gain(pair[0])), key=lambda pair: gain(pair[1]) - gain(pair[0]))
+    won = sum(1 for pair in pairs if gain(pair[1]) > gain(pair[0]))
+    print(f"\n{model} [{label}]: {won} queries ranked higher than raw dense, {len(lost)} lower; the worst (dense -> hybrid rank):")
+    for dense_rank, hybrid_rank, query in lost[:count]:
+        print(f"  {dense_rank or '-':>3} -> {hybrid_rank or '-':<3} {query}")
 
 
 def _setting(text: str) -> dict:
@@ -185,8 +203,13 @@ def _search_ids(sync, query: str) -> list[int]:
     return ranked
 
 
+def _ranks(rankings: list[list[int]], queries: list) -> list[int | None]:
+    """The rank of each query's relevant function (1 = first), None beyond DEPTH."""
+    return [ranking.index(relevant) + 1 if relevant in ranking else None for ranking, (_, relevant) in zip(rankings, queries, strict=True)]
+
+
 def _metrics(rankings: list[list[int]], queries: list) -> dict:
-    ranks = [ranking.index(relevant) + 1 if relevant in ranking else None for ranking, (_, relevant) in zip(rankings, queries, strict=True)]
+    ranks = _ranks(rankings, queries)
     count = len(ranks)
 
     def recall(k: int) -> float:

@@ -42,8 +42,11 @@ MAX_K = 100
 MAX_QUERY_CHARS = 2000
 RRF_K = 60  # the usual constant of reciprocal rank fusion
 # Weights of the rankings in the fusion: vectors, words, definitions. A definition is what an
-# identifier query looks for: that ranking counts double.
-WEIGHTS = (1.0, 1.0, 2.0)
+# identifier query looks for: that ranking counts double. The words (every one in the chunk) count
+# half: on CoSQA's dev split they lifted near-misses above the first hit of plain questions (int8-r2,
+# with RERANK_WEIGHT below: nDCG@10 60.8 without them, 60.7 at half, 60.6 at full weight); half
+# keeps an exact phrase (an error message) ahead of its vector neighbours.
+WEIGHTS = (1.0, 0.5, 2.0)
 # Above this many chunks (in the live scope) holding every word of a query, the full-text ranking
 # is left out; above MATCH_MAX (in the projects searched, any branch), the full-text or the
 # definitions ranking is not even looked at: words and names that common say little.
@@ -53,9 +56,13 @@ MATCH_MAX = 5000
 # query's words (as a share of the best candidate's): a question in plain words shares few of them
 # with the code it looks for (so the full-text ranking, every word at once, rarely fires), but the
 # rarer ones it does share tell apart candidates the vector finds alike. Tuned on CoSQA's dev
-# split (bench/retrieval.py, int8 model): nDCG@10 59.9 -> 60.7 (the vector alone 60.0); BM25 over
-# the whole scope fused by rank instead cost 2 points. It adds about 6 ms to a search.
-RERANK_WEIGHT = 0.1
+# split (bench/retrieval.py --try) for int8-r2, the default model: nDCG@10 with the words at full
+# weight 60.4 at 0, 60.6 at 0.03, 60.4-60.7 at 0.04-0.07, 60.2 at 0.1 (the weight tuned for recipe
+# 1), 58.1 at 0.2, 55.7 at 0.3; with them at half 60.7 at 0.03, 60.5-60.6 at 0.04-0.05; raw dense
+# 60.6 (differences of 0.1-0.2 are a query or two of 500). On the test split: 59.3 against 59.0
+# with the old weights, raw dense 59.6: still below it there. BM25 over the whole scope fused by
+# rank instead cost 2 points. It adds about 6 ms to a search.
+RERANK_WEIGHT = 0.03
 BM25_K1, BM25_B = 1.2, 0.75  # the usual constants
 # Words that say how a question is asked, not what it is about.
 _STOP_WORDS = frozenset(
