@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import time
 
-from django.db import connection, transaction
+from django.db import connection
 
+from nyxsync.db import run_in_batches
 from nyxsync.locks import TEXT_INDEXER, advisory_key, advisory_lock
 
 logger = logging.getLogger(__name__)
@@ -38,27 +39,19 @@ def chunks_text_search_fill(*, batch_size: int = 2000, seconds: float | None = N
     busy with both cores meanwhile); a row locked by a writer is skipped, for the next batch.
     Acts on every tenant's chunks: callers act as the system."""
     deadline = None if seconds is None else time.monotonic() + seconds
-    written, more = 0, False
     with advisory_lock(_LOCK) as acquired:
         if not acquired:
             return 0, False
-        while True:
-            if deadline is not None and time.monotonic() >= deadline:
-                more = True  # maybe none is left: the next pass finds out at once
-                break
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE embeddings_chunk SET text_search = {text_search_sql()} WHERE id IN ("
-                    " SELECT c.id FROM embeddings_chunk c"
-                    " JOIN embeddings_sourcefile f ON f.id = c.file_id"
-                    " JOIN project_syncs ps ON ps.id = f.project_sync_id AND f.born_generation <= ps.live_generation"
-                    " WHERE c.text_search IS NULL LIMIT %s FOR UPDATE OF c SKIP LOCKED)",
-                    [batch_size],
-                )
-                count = cursor.rowcount
-            written += count
-            if count < batch_size:
-                break
+        written, more = run_in_batches(
+            f"UPDATE embeddings_chunk SET text_search = {text_search_sql()} WHERE id IN ("
+            " SELECT c.id FROM embeddings_chunk c"
+            " JOIN embeddings_sourcefile f ON f.id = c.file_id"
+            " JOIN project_syncs ps ON ps.id = f.project_sync_id AND f.born_generation <= ps.live_generation"
+            " WHERE c.text_search IS NULL LIMIT %s FOR UPDATE OF c SKIP LOCKED)",
+            [],
+            batch_size=batch_size,
+            deadline=deadline,
+        )
     if written:
         logger.info("embeddings.text_search.written", extra={"chunks": written, "more": more})
     return written, more

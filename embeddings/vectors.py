@@ -24,7 +24,7 @@ from django.db import connection, transaction
 
 from embeddings.models import EmbeddingModel
 from nyxsync import tenancy
-from nyxsync.db import index_build, index_exists
+from nyxsync.db import index_build, index_exists, run_in_batches
 from nyxsync.locks import INDEXER, advisory_key, advisory_lock
 
 if TYPE_CHECKING:
@@ -109,20 +109,14 @@ def vectors_index_pending(*, batch_size: int = 500, seconds: float | None = None
             with connection.cursor() as cursor:
                 if not index_exists(cursor, vector_index_name(model)):
                     continue
-            while True:
-                if deadline is not None and time.monotonic() >= deadline:
-                    more = True  # maybe none is left: the next pass finds out at once
-                    break
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(
-                        "UPDATE embeddings_vector SET indexed = true WHERE id IN ("
-                        " SELECT id FROM embeddings_vector WHERE model_id = %s AND NOT indexed LIMIT %s FOR UPDATE SKIP LOCKED)",
-                        [model.pk, batch_size],
-                    )
-                    count = cursor.rowcount
-                moved += count
-                if count < batch_size:
-                    break
+            count, more = run_in_batches(
+                "UPDATE embeddings_vector SET indexed = true WHERE id IN ("
+                " SELECT id FROM embeddings_vector WHERE model_id = %s AND NOT indexed LIMIT %s FOR UPDATE SKIP LOCKED)",
+                [model.pk],
+                batch_size=batch_size,
+                deadline=deadline,
+            )
+            moved += count
             if more:
                 break
     if moved:
@@ -242,14 +236,11 @@ def vectors_collect_garbage(*, older_than_days: float = 7, dry_run: bool = False
         if dry_run:
             cursor.execute(f"SELECT count(*) FROM embeddings_vector v WHERE {where}", params)
             return cursor.fetchone()[0]
-        deleted = 0
-        while True:  # in batches: short transactions, no long lock on the table
-            cursor.execute(
-                f"DELETE FROM embeddings_vector WHERE id IN (SELECT v.id FROM embeddings_vector v WHERE {where} LIMIT %s)",
-                [*params, batch],
-            )
-            deleted += cursor.rowcount
-            if cursor.rowcount < batch:
-                break
+    deleted, _ = run_in_batches(
+        f"DELETE FROM embeddings_vector WHERE id IN (SELECT v.id FROM embeddings_vector v WHERE {where} LIMIT %s)",
+        params,
+        batch_size=batch,
+        deadline=None,
+    )
     logger.info("embeddings.gc.finished", extra={"deleted": deleted})
     return deleted

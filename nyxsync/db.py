@@ -2,7 +2,8 @@
 them, so their behaviour must stay compatible with every migration that calls them), and the
 switch to the owner role that migrations and index builds run as."""
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.core.exceptions import ImproperlyConfigured
@@ -27,6 +28,26 @@ def index_build(cursor, name: str, definition: str, *, concurrently: bool = True
 
 def index_drop(cursor, name: str, *, concurrently: bool = True) -> None:
     cursor.execute(f"DROP INDEX {'CONCURRENTLY' if concurrently else ''} IF EXISTS {name}")
+
+
+def run_in_batches(sql: str, params: Sequence, *, batch_size: int, deadline: float | None) -> tuple[int, bool]:
+    """Run `sql`, an UPDATE or DELETE of at most `batch_size` rows (its last parameter, after
+    `params`), one short transaction a batch (no long lock on the table), until a batch comes back
+    short or time.monotonic() passes `deadline`. Returns (rows changed, whether it stopped for
+    time). The loop of the background passes (embeddings.vectors' indexer and garbage collection,
+    embeddings.text_search): a killed pass loses at most its uncommitted batch."""
+    from django.db import connection, transaction
+
+    changed = 0
+    while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            return changed, True  # maybe none is left: the next pass finds out at once
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [*params, batch_size])
+            count = cursor.rowcount
+        changed += count
+        if count < batch_size:
+            return changed, False
 
 
 @contextmanager

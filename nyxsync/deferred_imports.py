@@ -6,6 +6,8 @@ Django only needs its models and migrations, which import none of that. `defer_p
 puts the package in sys.modules with its path but without running its body: submodules
 (`django_eventstream.models`, `.views`) import as usual, and the first name asked of the
 package itself (`from django_eventstream import get_current_event_id`) runs the body then.
+(importlib.util.LazyLoader cannot do this: any attribute read runs the body, and importing a
+submodule reads the package's `__path__`.)
 """
 
 from __future__ import annotations
