@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--package", default="rich")
     parser.add_argument("--versions", nargs="+", default=["13.7.0", "13.7.1", "13.9.4", "14.0.0"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[600, 800, 1000, 1200, 1500])
-    parser.add_argument("--model", default="all-MiniLM-L6-v2-int8")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2-int8-r2")  # the default model of new branches
     parser.add_argument("--sample", type=int, default=8, help="time the model on every Nth file of the last release")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nyxsync-bench"))

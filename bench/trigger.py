@@ -1,6 +1,6 @@
 """Trigger latency: how soon a Celery worker starts a sync after it is asked for, and starts embedding.
 
-    .venv/bin/python bench/trigger.py [--rounds 5] [--model all-MiniLM-L6-v2-int8]
+    .venv/bin/python bench/trigger.py [--rounds 5] [--model all-MiniLM-L6-v2-int8-r2]
 
 A scratch database, a small repository on a local `git daemon` and one real worker (warm model,
 as `make run` starts it). Each round commits a change to one file and triggers a sync as the API
@@ -26,7 +26,7 @@ PHASES_BEFORE_EMBED = ("fetch", "diff", "chunk", "write")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--model", default="all-MiniLM-L6-v2-int8")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2-int8-r2")  # the default model of new branches
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-trigger-"))
@@ -61,6 +61,7 @@ def _run(args, work: Path, url: str, bare: Path) -> None:
     user = get_user_model().objects.create_user("bench")
     project_sync = project_link(owner=user, repository=url, branch="main", name="trigger")
     to_start, to_embed, whole, outside = [], [], [], []
+    phases: dict[str, list[float]] = {}
     for round_ in range(args.rounds + 1):
         (source / "module0.py").write_text(f"def function_0(value):\n    return value + {round_}\n")
         commit_tree(work / "tree", source, bare, f"round {round_}")
@@ -78,10 +79,13 @@ def _run(args, work: Path, url: str, bare: Path) -> None:
         to_embed.append(to_start[-1] + before_embed * 1000)
         whole.append((run.finished_at - triggered) / timedelta(milliseconds=1))
         outside.append(whole[-1] - run.phase_seconds.get("embed", 0.0) * 1000)
+        for phase, seconds in run.phase_seconds.items():
+            phases.setdefault(phase, []).append(seconds * 1000)
     print(f"{args.rounds} one-file syncs through one worker ({args.model}):")
     for label, values in (("trigger -> run started", to_start), ("trigger -> embedding", to_embed), ("trigger -> run done", whole), ("outside the embed phase", outside)):
         values.sort()
         print(f"  {label:<24} median {values[len(values) // 2]:6.0f} ms, max {values[-1]:6.0f} ms")
+    print("  phases (median ms): " + ", ".join(f"{phase} {sorted(v)[len(v) // 2]:.0f}" for phase, v in phases.items()))
     print(f"load average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -98,9 +98,18 @@ def cache_path(url: str) -> Path:
     return _cache_of(_repository(url))
 
 
-def fetch_branch(url: str, branch: str, *, token: str | None = None, timeout: float | None = None) -> str:
-    """Fetch the tip of `branch` into the cache and return its commit SHA."""
+def fetch_branch(
+    url: str, branch: str, *, token: str | None = None, timeout: float | None = None, commit: str | None = None
+) -> str:
+    """Fetch the tip of `branch` into the cache and return its commit SHA.
+
+    `commit` is the tip an ls-remote has just seen (remote_head): it is fetched by its id, which
+    spares the fetch its own listing of the remote's refs, one of its two round trips, and the run
+    syncs the branch as the ls-remote saw it. A server that refuses an id it has not advertised (or
+    no longer has, after a force-push and a gc) is asked for the branch by name instead."""
     branch = _branch(branch)
+    if commit is not None and not _SHA.fullmatch(commit):
+        raise InvalidInput(f"not a commit id: {commit[:80]!r}")
     remote = remote_for(_repository(url), token)
     deadline = Deadline.after(timeout)
     cache = _cache_of(remote.repository)
@@ -110,7 +119,7 @@ def fetch_branch(url: str, branch: str, *, token: str | None = None, timeout: fl
     try:
         with _cache_lock(cache, deadline):
             _prepare_cache(cache, deadline)
-            sha = _fetch(remote, branch, cache, deadline=deadline)
+            sha = _fetch(remote, branch, cache, deadline=deadline, commit=commit)
             _collect_garbage(cache, deadline)
     except GitError as error:
         logger.warning("git.fetch.failed", extra={**log, "error": error.message, "permanent": error.permanent})
@@ -250,31 +259,39 @@ def _remove_leftovers(cache: Path) -> None:
             pack.unlink(missing_ok=True)
 
 
-def _fetch(remote: Remote, branch: str, cache: Path, *, deadline: Deadline) -> str:
+def _fetch(remote: Remote, branch: str, cache: Path, *, deadline: Deadline, commit: str | None = None) -> str:
     ref = f"refs/nyxsync/heads/{branch}"
     before = _Snapshot.take(cache, ref)
     limit = settings.NYXSYNC_GIT_MAX_REPO_BYTES
-    argv = git_argv(
-        cache,
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        "--depth=1",
-        "--no-write-fetch-head",
-        "--no-auto-maintenance",
-        "--recurse-submodules=no",
-        "--",
-        remote.repository.url,
-        f"+refs/heads/{branch}:{ref}",
-        config=remote.config,
-    )
+
+    def argv(source: str) -> list[str]:
+        return git_argv(
+            cache,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--depth=1",
+            "--no-write-fetch-head",
+            "--no-auto-maintenance",
+            "--recurse-submodules=no",
+            "--",
+            remote.repository.url,
+            f"+{source}:{ref}",
+            config=remote.config,
+        )
 
     def watch() -> None:
         if _tree_bytes(cache) > limit:
             raise GitError(f"repository is larger than the limit of {_megabytes(limit)} MB", permanent=True)
 
     try:
-        result = run_git(argv, env=remote.env, deadline=deadline, what="fetch", watch=watch)
+        result = None
+        if commit:
+            result = run_git(argv(commit), env=remote.env, deadline=deadline, what="fetch", watch=watch)
+            if result.returncode != 0:
+                logger.info("git.fetch.by_id_refused", extra={"repository": remote.repository.display, "commit": commit})
+        if result is None or result.returncode != 0:
+            result = run_git(argv(f"refs/heads/{branch}"), env=remote.env, deadline=deadline, what="fetch", watch=watch)
         if result.returncode != 0:
             raise _fetch_error(remote, branch, result.stderr, deadline=deadline)
         watch()  # a fast fetch may finish between two polls

@@ -119,12 +119,13 @@ def _sync(run: SyncRun, progress: Progress) -> None:
     token = repository_token(project=project_sync.project, url=project_sync.repository_url)
     same_model = run.embedding_model == project_sync.embedding_model
     synced = bool(project_sync.live_generation) and same_model
-    if synced and run.trigger not in MOVED_WHEN_TRIGGERED and git.remote_head(
-        project_sync.repository_url, project_sync.branch, token=token
-    ) == project_sync.live_commit:
-        commit = project_sync.live_commit  # nothing moved: one ls-remote said so, no fetch
-    else:
-        commit = git.fetch_branch(project_sync.repository_url, project_sync.branch, token=token)
+    head = None
+    if synced and run.trigger not in MOVED_WHEN_TRIGGERED:
+        head = git.remote_head(project_sync.repository_url, project_sync.branch, token=token)
+    if head is not None and head == project_sync.live_commit:
+        commit = head  # nothing moved: one ls-remote said so, no fetch
+    else:  # the tip the ls-remote saw, if any, is fetched by its id: one round trip fewer
+        commit = git.fetch_branch(project_sync.repository_url, project_sync.branch, token=token, commit=head)
     run.commit_before, run.commit_after = project_sync.live_commit, commit
     if synced and commit == project_sync.live_commit:
         progress.close_phase()

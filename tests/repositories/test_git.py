@@ -471,3 +471,41 @@ def test_a_proxy_in_the_environment_is_not_used(make_repo, git_http, monkeypatch
             proxy.accept()[0].close()  # nobody came through the proxy
     finally:
         proxy.close()
+
+
+def test_a_tip_seen_by_ls_remote_is_fetched_by_its_id_in_fewer_round_trips(make_repo, git_http):
+    repo = make_repo()
+    repo.write("a.py", "one\n").commit()
+    url = git_http.url(repo.name)
+    fetch_branch(url, "main")
+    tip = repo.write("a.py", "two\n").commit()
+
+    def requests_of(**kwargs) -> list:
+        before = len(git_http.requests)
+        assert fetch_branch(url, "main", **kwargs) == tip
+        return git_http.requests[before:]
+
+    by_name = requests_of()
+    repo.write("a.py", "three\n").commit()
+    tip = remote_head(url, "main")
+    by_id = requests_of(commit=tip)
+
+    assert len(by_id) < len(by_name)
+    assert {entry.path for entry in ls_tree(url, tip)} == {"a.py"}
+
+
+def test_an_id_the_server_will_not_give_falls_back_to_the_branch(make_repo, git_http):
+    repo = make_repo()
+    tip = repo.write("a.py", "one\n").commit()
+
+    for url in (repo.url, git_http.url(repo.name)):  # an id it does not have (a branch rewritten and collected)
+        assert fetch_branch(url, "main", commit="0123456789" * 4) == tip
+
+
+def test_a_commit_id_is_checked_before_git_runs(make_repo, monkeypatch):
+    repo = make_repo()
+    repo.write("a.py", "one\n").commit()
+    monkeypatch.setattr(git_process.subprocess, "Popen", _no_process)
+
+    with pytest.raises(git.InvalidInput, match="not a commit id"):
+        fetch_branch(repo.url, "main", commit="HEAD; rm -rf /")
