@@ -51,6 +51,25 @@ def run_in_batches(sql: str, params: Sequence, *, batch_size: int, deadline: flo
 
 
 @contextmanager
+def commit_without_waiting_for_disk() -> Iterator[None]:
+    """Run the block in a transaction whose commit does not wait for the WAL to reach the disk
+    (synchronous_commit off, for this transaction only): 4-9 ms a commit on these machines'
+    disks against 0.07 ms. Only for writes that are cheap to lose in a crash of the database
+    server itself (a crash of our process loses nothing committed; the server's loses at most
+    its last fraction of a second of such commits, never half of one): a run's progress report,
+    a live event. Inside a caller's transaction it changes nothing: that commit is the caller's."""
+    from django.db import connection, transaction
+
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
+@contextmanager
 def as_migration_role(connection) -> Iterator[None]:
     """Migrations run as the owner role (it bypasses row-level security); the app's role only
     gets to read and write rows. The database stays the one configured (a test database too)."""

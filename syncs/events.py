@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from nyxsync import embedded
+from nyxsync.db import commit_without_waiting_for_disk
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,8 @@ def _send(event: RunEvent) -> None:
         # may be the first); against a Redis that is down, each event would wait out the client's retries.
         embedded.ensure_configured("redis")
         data = json.dumps(event)
-        stored = _store(sorted((project_channel(event["project"]), OPERATORS_CHANNEL)), data)
+        with commit_without_waiting_for_disk():  # a live event: the run's row is what lasts
+            stored = _store(sorted((project_channel(event["project"]), OPERATORS_CHANNEL)), data)
         with _redis().pipeline(transaction=False) as pipe:
             for channel, event_id in stored:
                 message = {"channel": channel, "event_type": EVENT_TYPE, "data": data, "pub_id": str(event_id)}

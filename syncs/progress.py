@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from nyxsync.db import commit_without_waiting_for_disk
 from syncs import events, runs
 from syncs.models import SyncRun
 
@@ -66,7 +67,8 @@ class Progress:
 
     def _report_now(self, now: float) -> None:
         run = self.run
-        cancel_requested = runs.sync_run_record_progress(run)
+        with commit_without_waiting_for_disk():  # the next report (or the run's end) replaces it
+            cancel_requested = runs.sync_run_record_progress(run)
         elapsed = now - self._phase_started
         rate = run.progress_done / elapsed if elapsed > 0 and run.progress_done else None
         remaining = max(run.progress_total - run.progress_done, 0)
