@@ -1,10 +1,12 @@
 """Trigger latency: how soon a Celery worker starts a sync after it is asked for, and starts embedding.
 
-    .venv/bin/python bench/trigger.py [--rounds 5] [--model all-MiniLM-L6-v2-int8-r2]
+    .venv/bin/python bench/trigger.py [--rounds 5] [--model all-MiniLM-L6-v2-int8-r2] [--trigger command|webhook]
 
 A scratch database, a small repository on a local `git daemon` and one real worker (warm model,
 as `make run` starts it). Each round commits a change to one file and triggers a sync as the API
-and `manage.py sync` do (sync_run_enqueue, dispatched on commit), then prints the time from the
+and `manage.py sync` do (sync_run_enqueue, dispatched on commit; --trigger webhook: as a push's
+webhook does, which fetches at once, where the others first ask `git ls-remote` whether the
+branch moved), then prints the time from the
 trigger to the run's start (the worker took it) and to its embed phase (fetch, diff, chunk and
 write done), the whole run, and the run's time outside its embed phase. Figures only: nothing passes or fails.
 """
@@ -26,7 +28,8 @@ PHASES_BEFORE_EMBED = ("fetch", "diff", "chunk", "write")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--model", default="all-MiniLM-L6-v2-int8-r2")  # the default model of new branches
+    parser.add_argument("--model", default="all-MiniLM-L6-v2-int8-r2")
+    parser.add_argument("--trigger", choices=["command", "webhook"], default="command")  # the default model of new branches
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="nyxsync-bench-trigger-"))
@@ -66,7 +69,7 @@ def _run(args, work: Path, url: str, bare: Path) -> None:
         (source / "module0.py").write_text(f"def function_0(value):\n    return value + {round_}\n")
         commit_tree(work / "tree", source, bare, f"round {round_}")
         triggered = timezone.now()
-        run, _ = sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger.COMMAND)
+        run, _ = sync_run_enqueue(project_sync=project_sync, trigger=SyncRun.Trigger(args.trigger))
         while run.is_active:
             time.sleep(0.02)
             run.refresh_from_db()
@@ -81,7 +84,7 @@ def _run(args, work: Path, url: str, bare: Path) -> None:
         outside.append(whole[-1] - run.phase_seconds.get("embed", 0.0) * 1000)
         for phase, seconds in run.phase_seconds.items():
             phases.setdefault(phase, []).append(seconds * 1000)
-    print(f"{args.rounds} one-file syncs through one worker ({args.model}):")
+    print(f"{args.rounds} one-file syncs through one worker ({args.model}, trigger {args.trigger}):")
     for label, values in (("trigger -> run started", to_start), ("trigger -> embedding", to_embed), ("trigger -> run done", whole), ("outside the embed phase", outside)):
         values.sort()
         print(f"  {label:<24} median {values[len(values) // 2]:6.0f} ms, max {values[-1]:6.0f} ms")
