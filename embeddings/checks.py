@@ -1,18 +1,21 @@
 """System checks (run by `manage.py check` in CI): no unmarked destructive migration on disk, and
-no model change without its migration."""
+no model change without its migration. Django's migration loader and autodetector are imported
+when a check runs, not when the checks are registered: every process registers them (setup),
+few run them, and the import is tens of ms of every `manage.py` and worker start."""
+
+from __future__ import annotations
 
 from django.apps import apps
 from django.core.checks import Error, register
-from django.db.migrations.autodetector import MigrationAutodetector
-from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.questioner import MigrationQuestioner
-from django.db.migrations.state import ProjectState
-
-from embeddings import guard
 
 
 @register("migrations")
 def check_destructive_migrations(app_configs, **kwargs):
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.state import ProjectState
+
+    from embeddings import guard
+
     loader = MigrationLoader(None, ignore_no_migrations=True)
     state = ProjectState(real_apps=loader.unmigrated_apps)
     errors = []
@@ -33,6 +36,11 @@ def check_destructive_migrations(app_configs, **kwargs):
 
 @register("migrations")
 def check_models_match_migrations(app_configs, **kwargs):
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.questioner import MigrationQuestioner
+    from django.db.migrations.state import ProjectState
+
     loader = MigrationLoader(None, ignore_no_migrations=True)
     local = [config.label for config in apps.get_app_configs() if config.name in ("projects", "syncs", "embeddings", "nyxsync")]
     detector = MigrationAutodetector(
@@ -52,7 +60,7 @@ def check_models_match_migrations(app_configs, **kwargs):
     ]
 
 
-def _all_in_order(loader: MigrationLoader) -> list[tuple[str, str]]:
+def _all_in_order(loader) -> list[tuple[str, str]]:
     seen, ordered = set(), []
     for leaf in sorted(loader.graph.leaf_nodes()):
         for key in loader.graph.forwards_plan(leaf):

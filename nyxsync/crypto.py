@@ -14,12 +14,21 @@ secrets were encrypted: such a value is read as it is until the data migration (
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import os
 import re
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
+# `cryptography` is imported by the first secret encrypted or decrypted, not with the settings
+# (which check the keys): 20-60 ms of every process start, most of which never touch a secret.
 
 PREFIX = "fernet:"
 _SEPARATORS = re.compile(r"[,\s]+")
@@ -33,7 +42,16 @@ class SecretError(Exception):
 
 
 def generate_key() -> str:
-    return Fernet.generate_key().decode()
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()  # what Fernet.generate_key() makes
+
+
+def _is_key(key: str) -> bool:
+    """Fernet's own check of a key (cryptography.fernet.Fernet() makes the same): 32 bytes in
+    url-safe base64."""
+    try:
+        return len(base64.urlsafe_b64decode(key)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def parse_keys(value: str, *, source: str = "NYXSYNC_ENCRYPTION_KEYS") -> list[str]:
@@ -43,12 +61,10 @@ def parse_keys(value: str, *, source: str = "NYXSYNC_ENCRYPTION_KEYS") -> list[s
     if not keys:
         raise ImproperlyConfigured(f"{source}: no key given; {_HOW_TO_MAKE_ONE}")
     for number, key in enumerate(keys, start=1):
-        try:
-            Fernet(key)
-        except (ValueError, TypeError):
+        if not _is_key(key):
             raise ImproperlyConfigured(
                 f"{source}: key {number} of {len(keys)} is not a Fernet key (32 bytes in url-safe base64); {_HOW_TO_MAKE_ONE}"
-            ) from None
+            )
     return keys
 
 
@@ -61,6 +77,8 @@ def encrypt(plaintext: str) -> str:
 
 
 def decrypt(stored: str) -> str:
+    from cryptography.fernet import InvalidToken
+
     if not is_encrypted(stored):
         return stored  # written before encryption; see the module's docstring
     try:
@@ -74,6 +92,8 @@ def decrypt(stored: str) -> str:
 
 def needs_rotation(stored: str) -> bool:
     """True unless `stored` is already encrypted with the first key."""
+    from cryptography.fernet import InvalidToken
+
     if not is_encrypted(stored):
         return True
     try:
@@ -85,6 +105,8 @@ def needs_rotation(stored: str) -> bool:
 
 def rotate(stored: str) -> str:
     """`stored` re-encrypted with the first key (plaintext is encrypted). Raises SecretError."""
+    from cryptography.fernet import InvalidToken
+
     if not is_encrypted(stored):
         return encrypt(stored)
     try:
@@ -107,4 +129,6 @@ def _keys() -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=8)
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet
+
     return MultiFernet([Fernet(key) for key in parse_keys(",".join(keys))])

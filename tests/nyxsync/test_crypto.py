@@ -111,6 +111,28 @@ def test_malformed_keys_are_refused_in_one_line_that_does_not_show_them(value, m
     assert OLD[:-2] not in str(raised.value) and "not-a-key" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "key",
+    [OLD, crypto.generate_key(), OLD[:-2], OLD[:-1], OLD + "A", OLD.replace("=", ""), "A" * 44, "A" * 43 + "=",
+     "+" * 43 + "=", "/" * 43 + "=", "-" * 43 + "=", "é" * 44, "0" * 64, "not-a-key"],
+)  # fmt: skip
+def test_the_settings_accept_a_key_exactly_when_fernet_does(key):
+    """parse_keys checks the keys without importing cryptography (the settings load it): the same
+    check as cryptography.fernet.Fernet()'s."""
+    try:
+        Fernet(key)
+        fernet_accepts = True
+    except (ValueError, TypeError):
+        fernet_accepts = False
+    try:
+        crypto.parse_keys(key)
+        accepted = True
+    except ImproperlyConfigured:
+        accepted = False
+
+    assert accepted == fernet_accepts
+
+
 def test_keys_may_be_separated_by_commas_or_lines():
     assert crypto.parse_keys(f" {OLD},\n{NEW}\n") == [OLD, NEW]
 
