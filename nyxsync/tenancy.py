@@ -20,6 +20,7 @@ BYPASSRLS); migrations run as the owner role, which bypasses them.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -119,12 +120,15 @@ def switch_to(user) -> None:
 # connection, the object that holds the settings, which a pool hands from thread to thread), so a
 # context is sent only when it changes: a request through the API sends one, its user's. A pooled
 # connection is reset to nobody as it goes back to the pool (`reset_pooled_connection`, in the
-# pool's own thread, after the response), so the next request finds it acting for nobody.
+# pool's own thread, after the response), so the next request finds it acting for nobody. A context
+# set inside a transaction counts as applied while that transaction lasts, and not past a rollback
+# to a savepoint (`_ensure`), which may have taken it back.
 
 _SET = (
     "SELECT set_config('nyxsync.user_id', %s, false), set_config('nyxsync.project_id', %s, false), "
     "set_config('nyxsync.system', %s, false)"
 )
+_ROLLBACK_TO = re.compile(r"\s*ROLLBACK\s+TO\b", re.IGNORECASE)  # Django's ROLLBACK TO SAVEPOINT, or any
 
 
 def apply(using: str = "default") -> None:
@@ -165,8 +169,17 @@ def reset_pooled_connection(raw) -> None:
 
 def _ensure(execute, sql, params, many, context):
     """Execute wrapper: make sure the connection carries the current context before a query."""
-    _ensure_context(context["connection"].connection, current())
-    return execute(sql, params, many, context)
+    raw = context["connection"].connection
+    _ensure_context(raw, current())
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        # A rollback to a savepoint (an inner atomic block that failed) takes back a context set
+        # since, while the transaction goes on: one set inside a transaction is sent again. One set
+        # outside any (committed) holds; a whole rollback ends the transaction, which
+        # _ensure_context sees.
+        if isinstance(sql, str) and _ROLLBACK_TO.match(sql) and getattr(raw, "_nyxsync_context", None) and raw._nyxsync_context[1]:
+            raw._nyxsync_context = None
 
 
 @receiver(connection_created)

@@ -94,3 +94,26 @@ def test_a_pooled_connection_goes_back_to_the_pool_acting_for_nobody(owner):
             with raw.cursor() as cursor:
                 assert settings_of(cursor) == ("", "", "")
             assert raw._nyxsync_context == (tenancy.NOBODY, False)
+
+
+def test_a_context_set_in_a_savepoint_that_rolled_back_is_sent_again(owner):
+    from django.db import transaction
+
+    with tenancy.acting_as(None), transaction.atomic(), connection.cursor() as cursor:
+        assert settings_of(cursor) == ("", "", "")  # nobody, sent in the outer transaction
+        with pytest.raises(RuntimeError), transaction.atomic():  # a savepoint
+            tenancy.switch_to(owner)  # sent inside the savepoint
+            assert settings_of(cursor) == (str(owner.pk), "", "")
+            raise RuntimeError  # ROLLBACK TO SAVEPOINT takes the setting back to nobody; the outer goes on
+        assert settings_of(cursor) == (str(owner.pk), "", "")  # the context in force, sent again
+
+
+def test_a_context_set_before_a_savepoint_that_rolled_back_still_holds(owner):
+    from django.db import transaction
+
+    with tenancy.acting_as(owner), transaction.atomic(), connection.cursor() as cursor:
+        assert settings_of(cursor) == (str(owner.pk), "", "")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            cursor.execute("SELECT 1")
+            raise RuntimeError
+        assert settings_of(cursor) == (str(owner.pk), "", "")
