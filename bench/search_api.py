@@ -17,9 +17,11 @@ Then a web server as `make run` starts it (uvicorn, the app's role under row-lev
 default model loaded at start), and each user searches with their own API token, timed by the
 client: the first query after the server answers, then warm p50/p95 for A (small project, B's
 chunks beside it) and for B (its own big project), and whether any hit came from the other
-tenant: first with the syncs' vectors still pending (searched exactly), then again after the
-indexer has moved them into the HNSW index (timed: vectors/s) and a VACUUM of the vectors (timed)
-has removed the row versions that left behind. Also each sync's throughput:
+tenant: first with the syncs' vectors and the chunks' text vectors still pending (searched
+exactly, words matched from the text), then again after what the worker's task does after a swap:
+the text-search pass has written the text vectors (timed) and the indexer has moved the vectors
+into the HNSW index (timed: vectors/s), and a VACUUM of the vectors (timed) has removed the row
+versions that left behind. Also each sync's throughput:
 chunks/s outside the model (the whole sync minus the time inside the model's embed calls).
 
 --baseline DIR serves the same database from the code of another checkout too (a clone of main
@@ -194,6 +196,7 @@ def timed_sync(user, repo_url: str, name: str):
 
 
 def measure(tenants: dict, database_url: str, count: int, small_model: str, work: Path, *, baseline: Path | None, rounds: int) -> None:
+    from embeddings.text_search import chunks_text_search_fill, chunks_text_search_pending_count
     from embeddings.vectors import vectors_index_pending, vectors_pending_count
     from nyxsync.api_tokens import api_token_issue
 
@@ -217,10 +220,18 @@ def measure(tenants: dict, database_url: str, count: int, small_model: str, work
                 f"{label} ({checkout}): web server up in {started:.1f} s (model loaded at start); first search after it answered: "
                 f"{first * 1000:.0f} ms ({len(hits)} hits)"
             )
-        pending = vectors_pending_count()
-        if pending:
-            print(f"with the syncs' {pending:,} vectors pending (not in the HNSW index yet, searched exactly):")
+        pending, texts = vectors_pending_count(), chunks_text_search_pending_count()
+        if pending or texts:
+            print(
+                f"with the syncs' {pending:,} vectors pending (not in the HNSW index yet, searched exactly) and "
+                f"{texts:,} chunks' text vectors (words matched from their text):"
+            )
             latency_rows(clients, tenants, tokens, queries, rounds)
+            # As the worker's embeddings.index_vectors task after a swap: the text vectors, then the index.
+            before = time.perf_counter()
+            written, _ = chunks_text_search_fill()
+            seconds = time.perf_counter() - before
+            print(f"text-search pass: {written:,} chunks' text vectors written in {seconds:.1f} s; load average {os.getloadavg()[0]:.1f}")
             before = time.perf_counter()
             moved = vectors_index_pending().moved
             seconds = time.perf_counter() - before

@@ -318,19 +318,24 @@ class _Statement:
         distance = f"(v.embedding::vector({dims}) <=> %(q)s::vector({dims}))"
         model_id = int(group.model_id)
         if exact:
-            # The scope is small: scan it all ("+ 0" keeps the planner off the HNSW index).
-            # Each chunk's vector by its key (LATERAL: one index lookup per chunk, never a scan
-            # of every tenant's vectors, however the planner weighs the table).
+            # The scope is small: scan it all (sorting a subquery's column keeps the planner off
+            # the HNSW index, and computes each distance once). The branches' files through their
+            # own index (the literal ids: a join on the scope alone left the planner a walk of every
+            # tenant's files), each chunk's vector by its key (LATERAL: one index lookup per
+            # chunk, never a scan of every tenant's vectors, however the planner weighs the table).
             nearest = f"""
-                SELECT c.id, {distance} AS distance
-                FROM scope s
-                JOIN embeddings_sourcefile f ON f.project_sync_id = s.id AND {_LIVE}{filters}
-                JOIN embeddings_chunk c ON c.file_id = f.id
-                JOIN LATERAL (
-                    SELECT v.embedding FROM embeddings_vector v
-                    WHERE v.model_id = {model_id} AND v.tenant_id = s.tenant_id AND v.content_hash = c.content_hash LIMIT 1
-                ) v ON true
-                ORDER BY {distance} + 0, c.id LIMIT %(limit)s"""
+                SELECT id, distance FROM (
+                    SELECT c.id, {distance} AS distance
+                    FROM scope s
+                    JOIN embeddings_sourcefile f ON f.project_sync_id = s.id AND f.project_sync_id = ANY(%(syncs)s) AND {_LIVE}{filters}
+                    JOIN embeddings_chunk c ON c.file_id = f.id
+                    JOIN LATERAL (
+                        SELECT v.embedding FROM embeddings_vector v
+                        WHERE v.model_id = {model_id} AND v.tenant_id = s.tenant_id AND v.content_hash = c.content_hash LIMIT 1
+                    ) v ON true
+                    OFFSET 0
+                ) scanned
+                ORDER BY distance, id LIMIT %(limit)s"""
         else:
             # The walk reads only vectors (one table, ORDER BY distance LIMIT: always the index),
             # keeps the scope's tenants' (iterative scan: it walks on until enough pass), then
@@ -383,11 +388,16 @@ class _Statement:
                 FROM nearest n JOIN embeddings_chunk c ON c.id = n.id
             ),
             nearest_words AS MATERIALIZED (
-                SELECT c.id, w.term, d.length,
-                       (SELECT coalesce(sum(cardinality(u.positions)), 0) FROM unnest(c.text_search) u WHERE u.lexeme = w.term)::float8 AS tf
+                SELECT c.id, w.term, d.length, coalesce(d.counts[array_position(d.lexemes, w.term)], 0)::float8 AS tf
                 FROM nearest_vectors c
+                CROSS JOIN LATERAL (
+                    -- Each text vector read once: its length, and the count of each query word it holds.
+                    SELECT coalesce(sum(cardinality(u.positions)), 0)::float8 AS length,
+                           array_agg(u.lexeme) FILTER (WHERE u.lexeme = ANY(%(words)s::text[])) AS lexemes,
+                           array_agg(cardinality(u.positions)) FILTER (WHERE u.lexeme = ANY(%(words)s::text[])) AS counts
+                    FROM unnest(c.text_search) u
+                ) d
                 CROSS JOIN unnest(%(words)s::text[]) AS w(term)
-                CROSS JOIN LATERAL (SELECT coalesce(sum(cardinality(u.positions)), 0)::float8 AS length FROM unnest(c.text_search) u) d
             ),
             word_counts AS (
                 SELECT term, count(*) FILTER (WHERE tf > 0)::float8 AS df FROM nearest_words GROUP BY term
