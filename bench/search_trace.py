@@ -85,8 +85,8 @@ def main() -> None:
     clock = Clock()
     # Round trips: every statement psycopg sends (Django's and the tenancy's own), every Redis command.
     clock.wrap(psycopg.Cursor, "execute", "sql")
-    clock.wrap(redis.connection.Connection, "send_command", "redis send")
-    clock.wrap(redis.connection.Connection, "read_response", "redis")
+    clock.wrap(redis.connection.AbstractConnection, "send_command", "redis send")
+    clock.wrap(redis.connection.AbstractConnection, "read_response", "redis")
     # Parts of the request (each includes its round trips).
     clock.wrap(api_auth.TokenAuthentication, "authenticate", "part: authentication")
     clock.wrap(api.ScopedUserThrottle, "allow_request", "part: throttle")
