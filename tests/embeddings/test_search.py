@@ -94,21 +94,45 @@ def test_bad_input_is_refused_with_a_message(query, k, options, message):
         search(project_syncs=[], query=query, k=k, **options)
 
 
-def test_a_rare_word_of_a_plain_question_lifts_the_candidate_that_holds_it(make_repo, link, sync_now, settings, monkeypatch):
-    settings.NYXSYNC_EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
+def settings_and_configs(*, config: str) -> dict[str, str]:
+    """A settings loader, a yaml config loader (`config`) and six defaults that all say "load the
+    settings file": the question below is about yaml."""
     files = {
         "settings.py": 'def load_settings(path):\n    """Read the settings file."""\n    with open(path) as handle:\n        return parse_settings(handle.read())\n',
-        "config.py": "def read_config(location):\n    with open(location) as stream:\n        return yaml.safe_load(stream)\n",
+        "config.py": config,
     }
     # Words of the question most chunks hold: they say little.
     files.update({f"defaults{n}.py": f"def defaults_{n}():\n    # load the settings file\n    return load_defaults({n})\n" for n in range(6)})
+    return files
+
+
+def test_a_rare_word_of_a_plain_question_lifts_the_candidate_that_holds_it(make_repo, link, sync_now, settings, monkeypatch):
+    settings.NYXSYNC_EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8-r2"  # the default model, with the shipped weight
+    files = settings_and_configs(config="def read_settings(location):\n    with open(location) as stream:\n        return yaml.safe_load(stream)\n")
     sync = synced_repo(make_repo, link, sync_now, files)
     question = "load settings from a yaml file"
+    monkeypatch.setattr("embeddings.search.HUB_WEIGHT", 0.0)  # the re-ranking's words alone
 
+    reranked = [hit.path for hit in search(project_syncs=[sync], query=question, k=3)]
     monkeypatch.setattr("embeddings.search.RERANK_WEIGHT", 0.0)
     by_vector = [hit.path for hit in search(project_syncs=[sync], query=question, k=3)]
-    monkeypatch.setattr("embeddings.search.RERANK_WEIGHT", 0.1)
-    reranked = [hit.path for hit in search(project_syncs=[sync], query=question, k=3)]
 
     assert by_vector.index("settings.py") < by_vector.index("config.py")  # the vector alone prefers the other
     assert reranked[0] == "config.py"
+
+
+def test_a_candidate_like_the_crowd_of_the_others_gives_way_to_one_that_stands_out(make_repo, link, sync_now, settings, monkeypatch):
+    settings.NYXSYNC_EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8-r2"  # the default model, with the shipped weight
+    files = settings_and_configs(config="def read_config(location):\n    with open(location) as stream:\n        return yaml.safe_load(stream)\n")
+    sync = synced_repo(make_repo, link, sync_now, files)
+    question = "load settings from a yaml file"
+    monkeypatch.setattr("embeddings.search.RERANK_WEIGHT", 0.0)  # the vectors alone: no word of the question counts
+
+    shipped = search(project_syncs=[sync], query=question, k=3)
+    monkeypatch.setattr("embeddings.search.HUB_WEIGHT", 0.0)
+    by_vector = [hit.path for hit in search(project_syncs=[sync], query=question, k=3)]
+
+    # settings.py is nearer to the question (by 0.035 of cosine) and to the six defaults alike.
+    assert by_vector[0] == "settings.py"
+    assert [hit.path for hit in shipped][:2] == ["config.py", "settings.py"]
+    assert shipped[0].score < shipped[1].score  # hits still carry their own cosine
