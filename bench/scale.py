@@ -26,6 +26,7 @@ Figures only: nothing passes or fails.
 """
 
 import argparse
+import itertools
 import os
 import random
 import re
@@ -394,6 +395,7 @@ def sync_part(work: Path, database_url: str, sizes: list[int], *, hnsw: bool) ->
     if hnsw:
         register_models({"hashing-256"})  # else the sync registers it as the app's role, which builds no index
     daemon, repo_url, bare = serve_repository(work)
+    outside_by_size = []  # (files, chunks, seconds outside the model)
     try:
         for size in sizes:
             source = work / f"sync-{size}"
@@ -416,8 +418,17 @@ def sync_part(work: Path, database_url: str, sizes: list[int], *, hnsw: bool) ->
                 f"{outside / result['files'] * 1e6:5,.0f} us per file; peak memory {result['rss_mib']:,.0f} MiB; "
                 f"phases {result['phases']}; load average {os.getloadavg()[0]:.1f}"
             )
+            outside_by_size.append((result["files"], result["chunks"], outside))
     finally:
         daemon.terminate()
+    # A run's fixed costs (fetch, run start and end, events) weigh on a small repository's cost per
+    # file; what each further file costs is the slope from one size to the next.
+    for (files_a, chunks_a, seconds_a), (files_b, chunks_b, seconds_b) in itertools.pairwise(outside_by_size):
+        extra = max(seconds_b - seconds_a, 1e-9)
+        print(
+            f"  {files_a:>6,} -> {files_b:,} files, outside the model: {extra / (files_b - files_a) * 1e6:5,.0f} us per further file, "
+            f"{(chunks_b - chunks_a) / extra:6,.0f} chunks/s"
+        )
 
 
 _WORDS = (

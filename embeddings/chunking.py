@@ -30,7 +30,6 @@ Boundaries stay put when a neighbouring function changes, because every decision
    result fits: the one below if they end like a header, decorator or comment, else the one above.
 """
 
-import bisect
 import hashlib
 import itertools
 import re
@@ -267,6 +266,14 @@ _SCANNERS = {
     "sql": re.compile(r"--[^\n]*|" + _BLOCK_COMMENT + r"|'(?:[^'\n]|'')*'?"),
     "xml": re.compile(r"<!--(?:[^-]|-(?!->))*(?:-->|\Z)"),
 }
+# Per family, what a match spanning lines must hold on its first line: its opening, or a line's
+# last character escaping the newline (see _inside_lines).
+_SPANNERS = {
+    "python": re.compile(r"\"\"\"|'''|\\$", re.M),
+    "c": re.compile(r"/\*|`|\\$", re.M),
+    "sql": re.compile(r"/\*"),
+    "xml": re.compile(r"<!--"),
+}
 # Per language: its scanner, and the prefixes of "notes", lines that describe or condition the code
 # below them (comments, preprocessor directives, attributes): they go with that code.
 _C_NOTES = ("//", "/*")
@@ -307,10 +314,15 @@ def _note_prefixes(language: str) -> tuple[str, ...]:
 def _code_levels(lines: list[str], language: str, blank: list[bool]) -> list[int | None]:
     """Indentation of each line that starts a sibling, None for the others."""
     scanner, notes = _FAMILIES.get(language, (None, ()))
-    inside = _inside_lines(lines, _SCANNERS[scanner]) if scanner else [False] * len(lines)
-    indents = [_indent(line) for line in lines]
+    inside = _inside_lines(lines, scanner) if scanner else [False] * len(lines)
+    # Per line, in comprehensions (this runs for every line of every file a sync chunks): its
+    # indent (a tab counts 4, as in _indent), its stripped text, whether it is code.
+    indents = [(k := len(line) - len(line.lstrip(" \t"))) + 3 * line.count("\t", 0, k) for line in lines]
     stripped = [line.strip() for line in lines]
-    is_code = [not (blank[i] or inside[i] or stripped[i].startswith(notes)) for i in range(len(lines))]
+    if notes:
+        is_code = [not (b or i or s.startswith(notes)) for b, i, s in zip(blank, inside, stripped, strict=True)]
+    else:
+        is_code = [not (b or i) for b, i in zip(blank, inside, strict=True)]
     # A note belongs to the code it precedes: it sits at that code's depth, unless deeper.
     depth: list[int] = indents[:]
     below = None
@@ -321,10 +333,11 @@ def _code_levels(lines: list[str], language: str, blank: list[bool]) -> list[int
             depth[i] = below
     levels: list[int | None] = [None] * len(lines)
     for i in range(1, len(lines)):
-        if blank[i] or inside[i] or _continues(stripped[i]):
+        if blank[i] or inside[i]:
             continue
         above = i - 1
-        if blank[above] or (is_code[above] and (depth[above] > depth[i] or _closes(stripped[above]))):
+        # The line above is tested first: it rules out most lines without reading their words.
+        if (blank[above] or (is_code[above] and (depth[above] > depth[i] or _closes(stripped[above])))) and not _continues(stripped[i]):
             levels[i] = depth[i]
     return levels
 
@@ -348,17 +361,40 @@ def _closes(line: str) -> bool:
     return line.startswith(_CLOSERS) or _first_word(line) in _CLOSING_WORDS
 
 
-def _inside_lines(lines: list[str], scanner: re.Pattern[str]) -> list[bool]:
-    """For each line, whether it starts inside a multi-line string or comment."""
+def _inside_lines(lines: list[str], family: str) -> list[bool]:
+    """For each line, whether it starts inside a multi-line string or comment.
+
+    Only a line holding what can open one (_SPANNERS) can start a match that spans lines; at the
+    start of any other line the scanner begins afresh (every match of a line ends on it), so it
+    runs from the start of each such line only, up to the end of the last line its matches
+    reach: the same matches as a scan of the whole text, where they matter, at a fraction of
+    the cost (most lines hold none)."""
     text = "\n".join(lines)
-    starts = [0, *itertools.accumulate(len(line) + 1 for line in lines[:-1])]
+    scanner, spanner = _SCANNERS[family], _SPANNERS[family]
     inside = [False] * len(lines)
-    for match in scanner.finditer(text):
-        begin, end = match.span()
-        if text.find("\n", begin, end) < 0:
-            continue
-        for line_no in range(bisect.bisect_right(starts, begin), bisect.bisect_left(starts, end)):
-            inside[line_no] = True
+    counted_at, counted = 0, 0  # newlines before counted_at (positions asked in increasing order)
+
+    def line_at(position: int) -> int:
+        nonlocal counted_at, counted
+        counted += text.count("\n", counted_at, position)
+        counted_at = position
+        return counted
+
+    pos = 0  # a line start where the scanner begins afresh
+    while (found := spanner.search(text, pos)) is not None:
+        start = text.rfind("\n", pos, found.start()) + 1 or pos
+        line_end = text.find("\n", found.start())
+        for match in scanner.finditer(text, start):
+            begin, end = match.span()
+            if 0 <= line_end < begin:
+                break  # past the lines reached: afresh at the next line's start
+            if text.find("\n", begin, end) >= 0:
+                first, last = line_at(begin) + 1, line_at(end - 1)
+                inside[first : last + 1] = [True] * (last + 1 - first)
+                line_end = text.find("\n", end)
+        else:
+            break  # the scanner reached the end of the text
+        pos = line_end + 1
     return inside
 
 

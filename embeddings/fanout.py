@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from embeddings.backends import EmbeddingError
 from embeddings.manifest import chunk_texts_by_hash
 from embeddings.models import EmbedBatch, EmbeddingModel
-from embeddings.vectors import hashes_with_vectors, vector_tenant, vectors_write
+from embeddings.vectors import hashes_param, hashes_with_vectors, vector_tenant, vectors_write
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -38,11 +38,18 @@ def worker_name() -> str:
 
 def batches_create(run, model: EmbeddingModel, hashes: list[str], *, size: int) -> int:
     EmbedBatch.objects.filter(run=run).delete()
-    batches = [
-        EmbedBatch(run=run, model=model, ordinal=n, content_hashes=hashes[start : start + size])
-        for n, start in enumerate(range(0, len(hashes), size))
-    ]
-    EmbedBatch.objects.bulk_create(batches)
+    # One INSERT, each batch's hashes as one comma-joined text (as embeddings.vectors.HASHES_SQL):
+    # psycopg would dump every hash of the run in Python, item by item.
+    batches = [hashes_param(hashes[start : start + size]) for start in range(0, len(hashes), size)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO embeddings_embedbatch (run_id, model_id, ordinal, content_hashes, claimed_by, attempts, error)
+            SELECT %s, %s, b.n - 1, string_to_array(b.hashes, ',')::varchar(64)[], '', 0, ''
+            FROM unnest(%s::text[]) WITH ORDINALITY AS b(hashes, n)
+            """,
+            [run.pk, model.pk, batches],
+        )
     return len(batches)
 
 
@@ -80,12 +87,14 @@ def batch_process(batch: EmbedBatch, backend) -> int:
         missing = [h for h in batch.content_hashes if h not in stored_already]
         texts = chunk_texts_by_hash(batch.run.project_sync.project_id, missing)
         hashes = [h for h in missing if h in texts]
-        stored = vectors_write(batch.model, hashes, backend.embed([texts[h] for h in hashes]), tenant_id=tenant_id) if hashes else 0
+        vectors = backend.embed([texts[h] for h in hashes]) if hashes else None
+        with transaction.atomic():  # the vectors and the batch's end in one commit (a commit waits for the disk)
+            stored = vectors_write(batch.model, hashes, vectors, tenant_id=tenant_id) if hashes else 0
+            EmbedBatch.objects.filter(pk=batch.pk).update(done_at=timezone.now(), error="")
     except Exception as exc:
         # Release the batch for another attempt (by anyone); the run fails after MAX_ATTEMPTS.
         EmbedBatch.objects.filter(pk=batch.pk).update(claimed_at=None, error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    EmbedBatch.objects.filter(pk=batch.pk).update(done_at=timezone.now(), error="")
     logger.info("embeddings.batch.done", extra={"run_id": batch.run_id, "batch": batch.ordinal, "stored": stored, "worker": worker_name()})
     return stored
 

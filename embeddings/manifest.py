@@ -17,6 +17,7 @@ from embeddings.models import SourceFile
 from embeddings.snapshot import LIVE_FILE_SQL, visible_at
 from embeddings.symbols import defined_names
 from embeddings.text_search import text_search_sql
+from embeddings.vectors import HASHES_SQL, hashes_param
 
 # A chunk's full-text vector (Chunk.text_search): written after the swap (embeddings.text_search).
 TEXT_SEARCH_SQL = text_search_sql()
@@ -111,8 +112,8 @@ def chunk_texts_by_hash(project_id: int, hashes: list[str]) -> dict[str, str]:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT ON (content_hash) content_hash, text FROM embeddings_chunk WHERE project_id = %s AND content_hash = ANY(%s)",
-            [project_id, list(hashes)],
+            f"SELECT DISTINCT ON (content_hash) content_hash, text FROM embeddings_chunk WHERE project_id = %s AND content_hash = ANY({HASHES_SQL})",
+            [project_id, hashes_param(hashes)],
         )
         return dict(cursor.fetchall())
 
@@ -164,24 +165,31 @@ def _insert_files(cursor, project_sync, generation: int, files: list[StagedFile]
 
 def _copy_chunks(cursor, project_id: int, file_ids: list[int], files: list[StagedFile]) -> None:
     # Binary COPY into a temporary table, then one INSERT: COPY cannot write to a table under
-    # row-level security, and the INSERT is checked by its policy like any other write.
+    # row-level security, and the INSERT is checked by its policy like any other write. A chunk's
+    # symbols travel as one space-joined text (names never hold a space: embeddings.symbols),
+    # split by the INSERT: psycopg dumps a Python list item by item in Python.
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS incoming_chunks (file_id bigint, project_id bigint, ordinal integer, "
-        "start_line integer, end_line integer, content_hash varchar(64), text text, symbols varchar(200)[]) ON COMMIT DELETE ROWS"
+        "start_line integer, end_line integer, content_hash varchar(64), text text, symbols text) ON COMMIT DELETE ROWS"
     )
     cursor.execute("TRUNCATE incoming_chunks")
     columns = "file_id, project_id, ordinal, start_line, end_line, content_hash, text, symbols"
     with cursor.cursor.copy(f"COPY incoming_chunks ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
-        copy.set_types(["int8", "int8", "int4", "int4", "int4", "varchar", "text", "varchar[]"])
+        copy.set_types(["int8", "int8", "int4", "int4", "int4", "varchar", "text", "text"])
+        write_row = copy.write_row
         for file_id, staged in zip(file_ids, files, strict=True):
             for chunk in staged.chunks:
-                copy.write_row(
+                write_row(
                     (file_id, project_id, chunk.ordinal, chunk.start_line, chunk.end_line, chunk.content_hash, chunk.text,
-                     defined_names(chunk.text))
+                     " ".join(defined_names(chunk.text)))
                 )
     # No text vector: it costs two thirds of the row's write, and is written after the swap
     # (embeddings.text_search); search reads a pending chunk's words from its text meanwhile.
-    cursor.execute(f"INSERT INTO embeddings_chunk ({columns}) SELECT {columns} FROM incoming_chunks")
+    cursor.execute(
+        "INSERT INTO embeddings_chunk (file_id, project_id, ordinal, start_line, end_line, content_hash, text, symbols) "
+        "SELECT file_id, project_id, ordinal, start_line, end_line, content_hash, text, "
+        "string_to_array(symbols, ' ')::varchar(200)[] FROM incoming_chunks"
+    )
 
 
 def manifest_prune_retired(project_sync) -> None:

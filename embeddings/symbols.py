@@ -6,16 +6,19 @@ import re
 
 MAX_SYMBOLS = 50
 _KEYWORD = r"(?:def|class|function|func|fn|interface|type|struct|enum|trait|impl|module|const|let|var|val|macro|record|object)"
+# Each pattern starts at a newline, and the text is searched with one put before it: the same
+# matches as a ^ in MULTILINE mode (a match ends in a name or "=", never in a newline), but the
+# regex engine jumps from newline to newline instead of trying every character.
 _DEFINITION = re.compile(
-    rf"^[ \t]*(?:(?:export|default|public|private|protected|internal|static|async|abstract|final|pub(?:\([a-z]+\))?|unsafe|inline|open|override)\s+)*"
+    rf"\n[ \t]*(?:(?:export|default|public|private|protected|internal|static|async|abstract|final|pub(?:\([a-z]+\))?|unsafe|inline|open|override)\s+)*"
     rf"{_KEYWORD}\*?\s+(?:\([^)]*\)\s*)?([A-Za-z_$][A-Za-z0-9_$]*)",
-    re.M,
 )
 # UPPER_CASE = ... (module constants in most languages).
-_CONSTANT = re.compile(r"^[ \t]*([A-Z][A-Z0-9_]{2,})\s*(?::[^=\n]*)?=(?!=)", re.M)
+_CONSTANT = re.compile(r"\n[ \t]*([A-Z][A-Z0-9_]{2,})\s*(?::[^=\n]*)?=(?!=)")
 
 
 def defined_names(text: str) -> list[str]:
-    names = [match.group(1) for match in _DEFINITION.finditer(text)]
-    names += [match.group(1) for match in _CONSTANT.finditer(text)]
+    text = "\n" + text
+    names = _DEFINITION.findall(text)
+    names += _CONSTANT.findall(text)
     return list(dict.fromkeys(name[:200] for name in names))[:MAX_SYMBOLS]

@@ -5,6 +5,7 @@ run, publishes the run's event, and tells the pipeline whether a cancel was requ
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from nyxsync.db import commit_without_waiting_for_disk
 from syncs import events, runs
@@ -25,14 +26,15 @@ class Cancelled(Exception):
 
 
 class Progress:
-    def __init__(self, run: SyncRun):
+    def __init__(self, run: SyncRun, *, clock: Callable[[], float] = time.monotonic):
         self.run = run
-        self._phase_started = time.monotonic()
-        self._next_report = 0.0
+        self._clock = clock  # seconds, monotonic (a test's own clock tells the throttle's rule)
+        self._phase_started = clock()
+        self._next_report = float("-inf")
 
     def phase(self, phase: str, *, total: int = 0) -> None:
         """Enter `phase`: record how long the previous one took, report, check for cancel."""
-        now = time.monotonic()
+        now = self._clock()
         run = self.run
         if run.phase not in (SyncRun.Phase.QUEUED, phase):
             run.phase_seconds[run.phase] = round(run.phase_seconds.get(run.phase, 0) + now - self._phase_started, 3)
@@ -42,7 +44,7 @@ class Progress:
 
     def advance(self, count: int = 1) -> None:
         self.run.progress_done += count
-        now = time.monotonic()
+        now = self._clock()
         if now >= self._next_report or self.run.progress_done >= self.run.progress_total:
             self._report(now)
 
@@ -54,15 +56,15 @@ class Progress:
         """Record the duration of the last phase (called once the run's work is done)."""
         run = self.run
         if run.phase != SyncRun.Phase.QUEUED:
-            elapsed = time.monotonic() - self._phase_started
+            elapsed = self._clock() - self._phase_started
             run.phase_seconds[run.phase] = round(run.phase_seconds.get(run.phase, 0) + elapsed, 3)
-            self._phase_started = time.monotonic()
+            self._phase_started = self._clock()
 
     def _report(self, now: float) -> None:
         try:
             self._report_now(now)
         finally:
-            cost = time.monotonic() - now
+            cost = self._clock() - now
             self._next_report = now + min(max(REPORT_EVERY_SECONDS, REPORT_COST_RATIO * cost), REPORT_MAX_SECONDS)
 
     def _report_now(self, now: float) -> None:
