@@ -338,6 +338,8 @@ def start_web(port: int, database_url: str, model: str, work: Path, checkout: Pa
 
     from nyxsync import embedded
 
+    # The server is told where Redis is, so it starts none: with --keep no sync ran here to start it.
+    embedded.ensure_configured("redis")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
