@@ -351,28 +351,31 @@ def test_it_hashes_similar_code_closer_than_unrelated_code():
     assert cosine(original, similar) > cosine(original, unrelated) + 0.3
 
 
-def test_it_hashes_each_feature_as_defined_whatever_the_batch_and_the_cached_tokens(monkeypatch):
-    """The cached token table gives exactly the vectors of the definition, feature by feature:
-    each token, the words inside it and its trigrams, crc32 picking slot and sign."""
+def _hashed_by_definition(text: str) -> np.ndarray:
+    """hashing-256's vector of `text` worked out feature by feature: each token, the words inside
+    it and its trigrams, crc32 picking slot and sign."""
     import zlib
 
+    vector = np.zeros(256, dtype=np.float32)
+    features = []
+    for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\d+", text):
+        features.append(("t:" + token.lower(), 1.0))
+        words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", token)
+        if len(words) > 1:
+            features += [("t:" + word.lower(), 1.0) for word in words]
+        padded = f" {token.lower()} "
+        features += [("c:" + padded[i : i + 3], 0.5) for i in range(len(padded) - 2)]
+    for feature, weight in features or [("<empty>", 1.0)]:
+        digest = zlib.crc32(feature.encode())
+        vector[digest % 256] += weight if digest >> 31 else -weight
+    return vector / np.linalg.norm(vector)
+
+
+def test_it_hashes_each_feature_as_defined_whatever_the_batch_and_the_cached_tokens(monkeypatch):
+    """The cached token table gives exactly the vectors of the definition."""
     from embeddings.backends import hashing
 
-    def by_definition(text: str) -> np.ndarray:
-        vector = np.zeros(256, dtype=np.float32)
-        features = []
-        for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\d+", text):
-            features.append(("t:" + token.lower(), 1.0))
-            words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", token)
-            if len(words) > 1:
-                features += [("t:" + word.lower(), 1.0) for word in words]
-            padded = f" {token.lower()} "
-            features += [("c:" + padded[i : i + 3], 0.5) for i in range(len(padded) - 2)]
-        for feature, weight in features or [("<empty>", 1.0)]:
-            digest = zlib.crc32(feature.encode())
-            vector[digest % 256] += weight if digest >> 31 else -weight
-        return vector / np.linalg.norm(vector)
-
+    by_definition = _hashed_by_definition
     texts = [READ_LINES, FIBONACCI, "", "HTTPServer parse_URL x2 x2 x2 42", READ_LINES + FIBONACCI]
     expected = np.stack([by_definition(text) for text in texts])
     backend = HashingBackend()
@@ -381,6 +384,20 @@ def test_it_hashes_each_feature_as_defined_whatever_the_batch_and_the_cached_tok
     assert np.allclose(backend.embed(texts), expected, atol=1e-6)
     assert np.allclose(backend.embed(texts[::-1]), expected[::-1], atol=1e-6)
     assert np.allclose(backend.embed(texts[1:2]), expected[1:2], atol=1e-6)
+
+
+def test_its_token_table_grows_over_many_batches_and_keeps_the_vectors_exact():
+    """Each batch adds its new tokens to the table's arrays (buffers that double when full): after
+    tens of thousands of features, early and late texts still get the vectors of the definition."""
+    backend = HashingBackend()
+    batches = [[f"def handler_{batch}_{n}(request_{n}, Value{batch}X{n}): return {n}" for n in range(300)] for batch in range(8)]
+
+    vectors = [backend.embed(texts) for texts in batches]
+
+    assert len(backend._slots) > 20_000
+    for texts, embedded in zip(batches, vectors, strict=True):
+        assert np.allclose(embedded, np.stack([_hashed_by_definition(text) for text in texts]), atol=1e-6)
+    assert np.allclose(backend.embed(batches[0][:5]), vectors[0][:5], atol=1e-6)  # the first tokens, from the grown arrays
 
 
 def test_it_gives_text_without_tokens_a_unit_vector():
