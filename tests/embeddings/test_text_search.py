@@ -62,6 +62,18 @@ def test_a_branch_is_searchable_by_words_before_and_after_its_text_vectors_are_w
         assert cursor.fetchone()[0] == 0
 
 
+def test_a_search_reads_at_most_pending_text_max_pending_chunks_and_all_once_written(make_repo, link, sync_now, monkeypatch):
+    _, sync = synced(make_repo, link, sync_now, 30)
+    monkeypatch.setattr("embeddings.search.PENDING_TEXT_MAX", 10)  # a big sync's backlog, in small
+
+    found_pending = [n for n in range(30) if found_by_words(sync, f"quokka{n}") == [f"pkg/m{n}.py"]]
+    assert fill() == (30, False)
+    found_written = [n for n in range(30) if found_by_words(sync, f"quokka{n}") == [f"pkg/m{n}.py"]]
+
+    assert 0 < len(found_pending) <= 10  # the words of the first ten read, the vectors for the rest
+    assert found_written == list(range(30))
+
+
 def test_a_pass_stopped_by_its_slice_or_killed_loses_nothing_and_the_next_resumes(make_repo, link, sync_now, settings, owner_sql):
     _, sync = synced(make_repo, link, sync_now, 25)
 
