@@ -5,19 +5,14 @@ import pytest
 from django.db import connection
 
 from nyxsync.db import as_migration_role
+from tests.database import setting
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def statement_timeout() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW statement_timeout")
-        return cursor.fetchone()[0]
-
-
 def test_app_connections_are_not_kept_and_have_a_statement_limit(settings):
     assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
-    assert statement_timeout() == "30s"
+    assert setting("statement_timeout") == "30s"
 
 
 def test_a_statement_over_the_limit_is_cancelled_with_a_clear_error():
@@ -27,13 +22,13 @@ def test_a_statement_over_the_limit_is_cancelled_with_a_clear_error():
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = '50ms'")  # the limit, made short for the test
             cursor.execute("SELECT pg_sleep(1)")
-    assert statement_timeout() == "30s"
+    assert setting("statement_timeout") == "30s"
 
 
 def test_migrations_run_without_a_statement_limit():
     with as_migration_role(connection):
-        assert statement_timeout() == "0"
-    assert statement_timeout() == "30s"
+        assert setting("statement_timeout") == "0"
+    assert setting("statement_timeout") == "30s"
 
 
 def test_a_worker_allows_longer_statements(settings):
@@ -44,7 +39,7 @@ def test_a_worker_allows_longer_statements(settings):
     try:
         worker_statement_limit()
         connection.close()
-        assert statement_timeout() == f"{settings.NYXSYNC_WORKER_STATEMENT_TIMEOUT_SECONDS // 60}min"
+        assert setting("statement_timeout") == f"{settings.NYXSYNC_WORKER_STATEMENT_TIMEOUT_SECONDS // 60}min"
     finally:
         options.clear()
         options.update(saved)

@@ -10,15 +10,10 @@ from django.utils import timezone
 from nyxsync.db import commit_without_waiting_for_disk
 from syncs.models import SyncRun
 from syncs.progress import Progress
+from tests.database import setting
 from tests.factories import SyncRunFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _synchronous_commit() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        return cursor.fetchone()[0]
 
 
 def test_a_progress_report_and_its_event_commit_without_waiting(as_system):
@@ -30,7 +25,7 @@ def test_a_progress_report_and_its_event_commit_without_waiting(as_system):
         kind = "progress" if sql.startswith("UPDATE syncs_syncrun SET phase") else "event" if "django_eventstream_event " in sql else None
         if kind and not inside:
             inside.append(True)
-            seen.append((kind, _synchronous_commit()))
+            seen.append((kind, setting("synchronous_commit")))
             inside.clear()
         return result
 
@@ -38,7 +33,7 @@ def test_a_progress_report_and_its_event_commit_without_waiting(as_system):
         Progress(run).phase(SyncRun.Phase.DIFF, total=3)
 
     assert seen == [("progress", "off"), ("event", "off")]
-    assert _synchronous_commit() == "on"  # for this transaction only
+    assert setting("synchronous_commit") == "on"  # for this transaction only
     run.refresh_from_db()
     assert (run.phase, run.progress_total) == (SyncRun.Phase.DIFF, 3)
 
@@ -46,11 +41,11 @@ def test_a_progress_report_and_its_event_commit_without_waiting(as_system):
 def test_inside_a_callers_transaction_the_commit_is_the_callers():
     with transaction.atomic():
         with commit_without_waiting_for_disk():
-            assert _synchronous_commit() == "on"
+            assert setting("synchronous_commit") == "on"
     with commit_without_waiting_for_disk():
-        assert _synchronous_commit() == "off"
+        assert setting("synchronous_commit") == "off"
         assert connection.in_atomic_block
-    assert _synchronous_commit() == "on"
+    assert setting("synchronous_commit") == "on"
 
 
 def test_a_failed_block_rolls_back_and_leaves_commits_durable(as_system):
@@ -62,4 +57,4 @@ def test_a_failed_block_rolls_back_and_leaves_commits_durable(as_system):
 
     run.refresh_from_db()
     assert run.progress_total == 0
-    assert _synchronous_commit() == "on"
+    assert setting("synchronous_commit") == "on"
