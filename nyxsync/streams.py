@@ -92,9 +92,12 @@ def bounded_stream(request, channels: list[str]) -> HttpResponse:
     """The stream of `channels` for the request's user: 403 unless the user may read every one."""
     if "es-meta" in request.GET:
         return HttpResponseBadRequest("es-meta is not accepted here\n")
-    user = request.user
-    reader = _Reader(user, channels)
     try:
+        user = _reader_of(request)
+        if user is None:
+            return HttpResponse("the API token is unknown, expired or revoked\n", status=401, content_type="text/plain")
+        request.user = user  # django-eventstream asks its channel manager for request.user too
+        reader = _Reader(user, channels)
         allowed = user.is_authenticated and reader.may_read()
     finally:
         _close_connection()
@@ -113,6 +116,18 @@ def bounded_stream(request, channels: list[str]) -> HttpResponse:
         return response
     response.streaming_content = _held_lightly(response.streaming_content, reader, user.pk)
     return response
+
+
+def _reader_of(request):
+    """The user of an API token sent as `Authorization: Token <key>` or `Bearer <key>` (an
+    integration's SSE client, with the key of the REST API and MCP, checked as at those doors), else
+    the session's user (a page's EventSource); None for a token that fits no active user."""
+    from nyxsync.api_auth import user_for_token
+
+    scheme, _, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() not in ("token", "bearer"):
+        return request.user
+    return user_for_token(key.strip())
 
 
 async def _held_lightly(inner, reader: _Reader, user_id: int):

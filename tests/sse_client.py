@@ -7,10 +7,12 @@ import time
 
 
 class SseClient:
-    def __init__(self, url: str, path: str, cookie: str):
+    def __init__(self, url: str, path: str, cookie: str | None = None, *, authorization: str | None = None):
         host, port = url.split("//", 1)[1].rstrip("/").split(":")
         self.sock = socket.create_connection((host, int(port)), timeout=10)
-        request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nCookie: sessionid={cookie}\r\n\r\n"
+        credentials = f"Cookie: sessionid={cookie}\r\n" if cookie else ""
+        credentials += f"Authorization: {authorization}\r\n" if authorization else ""
+        request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n{credentials}\r\n"
         self.sock.sendall(request.encode())
         self.received = b""
 

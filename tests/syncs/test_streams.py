@@ -168,6 +168,23 @@ def test_the_operators_channel_is_for_superusers_only(streams_web, django_user_m
     allowed.close()
 
 
+def test_an_api_token_opens_its_users_stream_and_a_bad_one_is_refused(streams_web, synced, owner, django_user_model):
+    """An integration follows runs with the key of the REST API (the project's events_url)."""
+    path = f"/events/projects/?project={synced.project.uuid}"
+    for scheme in ("Token", "Bearer"):
+        stream = SseClient(streams_web.url, path, authorization=f"{scheme} {api_key_for(owner)}")
+        try:
+            assert stream.status == 200
+            assert b"stream-open" in stream.read(b"stream-open")
+        finally:
+            stream.close()
+    other = django_user_model.objects.create_user("other", password="other-password")
+    for authorization, status in ((f"Token {api_key_for(other)}", 403), ("Token not-a-key", 401), ("Bearer ", 401)):
+        refused = SseClient(streams_web.url, path, session_cookie("owner", "owner-password"), authorization=authorization)
+        assert refused.status == status, authorization  # the token decides, not the session beside it
+        refused.close()
+
+
 def test_the_es_meta_override_is_refused(streams_web, synced):
     stream = SseClient(streams_web.url, f"/events/projects/?project={synced.project.uuid}&es-meta=x.y.z", session_cookie("owner", "owner-password"))
     assert stream.status == 400
