@@ -206,7 +206,15 @@ def vectors_write(model: EmbeddingModel, hashes: list[str], embeddings: np.ndarr
         # Inside an outer transaction (a test, a caller's atomic block) rows of the last call remain.
         cursor.execute("TRUNCATE incoming_vectors")
         with cursor.cursor.copy("COPY incoming_vectors (content_hash, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.write(_copy_payload(hashes, embeddings))
+            payload = _copy_payload(hashes, embeddings)
+            if payload is not None:
+                copy.write(payload)
+            else:  # hashes or vectors of several lengths: psycopg's rows, with pgvector's dumper
+                import numpy as np
+
+                copy.set_types(["varchar", "vector"])
+                for content_hash, vector in zip(hashes, embeddings, strict=True):
+                    copy.write_row((content_hash, np.asarray(vector, dtype=np.float32)))
         cursor.execute(
             "INSERT INTO embeddings_vector (model_id, tenant_id, content_hash, embedding, created_at) "
             "SELECT %s, %s, content_hash, embedding, now() FROM incoming_vectors "
@@ -222,11 +230,12 @@ _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\0" + bytes(8)  # binary COPY's header: no f
 _COPY_TRAILER = b"\xff\xff"
 
 
-def _copy_payload(hashes: list[str], embeddings) -> bytes:
+def _copy_payload(hashes: list[str], embeddings) -> bytes | None:
     """The whole binary COPY of (content_hash, embedding) rows, built by numpy in one go: psycopg's
     row writer calls pgvector's dumper in Python for every vector (about 25 us a row). Each row:
     its field count, the hash (length, bytes), the vector (length; pgvector's binary form: int16
-    dimensions, int16 unused, float4 values, all big-endian)."""
+    dimensions, int16 unused, float4 values, all big-endian). None unless every hash and every
+    vector has the same length (one model's always do)."""
     import numpy as np  # imported by what writes vectors: a no-op sync does not pay for it
 
     encoded = [content_hash.encode() for content_hash in hashes]
@@ -236,7 +245,7 @@ def _copy_payload(hashes: list[str], embeddings) -> bytes:
     except ValueError:  # vectors of several lengths
         vectors = None
     if vectors is None or vectors.ndim != 2 or not width or any(len(item) != width for item in encoded):
-        return _copy_payload_by_row(encoded, embeddings)  # field by field
+        return None
     dims = vectors.shape[1]
     rows = np.zeros(
         len(hashes),
@@ -247,20 +256,6 @@ def _copy_payload(hashes: list[str], embeddings) -> bytes:
     rows["hash"] = encoded
     rows["values"] = vectors
     return _COPY_SIGNATURE + rows.tobytes() + _COPY_TRAILER
-
-
-def _copy_payload_by_row(encoded: list[bytes], vectors) -> bytes:
-    import struct
-
-    import numpy as np
-
-    parts = [_COPY_SIGNATURE]
-    for content_hash, vector in zip(encoded, vectors, strict=True):
-        values = np.asarray(vector, dtype=">f4").ravel()
-        parts.append(struct.pack(">hi", 2, len(content_hash)) + content_hash)
-        parts.append(struct.pack(">ihh", 4 + 4 * len(values), len(values), 0) + values.tobytes())
-    parts.append(_COPY_TRAILER)
-    return b"".join(parts)
 
 
 def _register_vector_type() -> None:

@@ -28,6 +28,8 @@ from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbid
 from django_eventstream.utils import get_channelmanager, sse_encode_error
 from django_eventstream.views import events as eventstream_events
 
+from nyxsync.api_auth import user_for_token
+
 
 class StreamSlots:
     """Open streams of this process, per user and in all."""
@@ -122,8 +124,6 @@ def _reader_of(request):
     """The user of an API token sent as `Authorization: Token <key>` or `Bearer <key>` (an
     integration's SSE client, with the key of the REST API and MCP, checked as at those doors), else
     the session's user (a page's EventSource); None for a token that fits no active user."""
-    from nyxsync.api_auth import user_for_token
-
     scheme, _, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() not in ("token", "bearer"):
         return request.user
